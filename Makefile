@@ -1,0 +1,117 @@
+# Strata: one non-recursive Makefile.
+#   make            build bin/strata-server (+ bin/keydb-server link)
+#   make run        install missing deps, build, serve on 6379 with keydb.conf
+#   make test       install missing deps, build, unit + integration tests (also under ASan)
+#   make bench      side-by-side benchmark against redis-server
+#   make asan       AddressSanitizer build in bin/strata-server-asan
+#   make noopt      -O0 build for debugging
+#   make lint-layers  check the layering rules of STYLE.md
+
+CC ?= gcc
+OPT ?= -O2
+WARN ?= -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= $(OPT) -g $(WARN)
+CFLAGS += -std=gnu11 -pthread -MMD -MP -D_GNU_SOURCE
+LDLIBS ?= -lrocksdb -levent_pthreads -levent -lzstd -lpthread -lm
+JEMALLOC ?= -ljemalloc
+BUILD ?= build
+PYTHON ?= /usr/bin/python3
+PYTEST_ARGS ?=
+
+SERVER_SRC := $(wildcard server/*.c)
+STORAGE_SRC := $(wildcard storage/*.c)
+REPL_SRC := $(wildcard replication/*.c)
+RDB_SRC := $(wildcard rdb/*.c)
+ALL_SRC := $(SERVER_SRC) $(STORAGE_SRC) $(REPL_SRC) $(RDB_SRC)
+
+OBJ := $(ALL_SRC:%.c=$(BUILD)/%.o)
+ASAN_OBJ := $(ALL_SRC:%.c=$(BUILD)-asan/%.o)
+
+.PHONY: all run test unit integration integration-asan bench clean noopt asan lint-layers deps
+
+all: bin/strata-server bin/keydb-server
+
+bin/strata-server: $(OBJ)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS) $(JEMALLOC)
+
+bin/keydb-server: bin/strata-server
+	ln -sf strata-server $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ASan build: no jemalloc (it would replace ASan's allocator).
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DSTRATA_NO_JEMALLOC
+$(BUILD)-asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+bin/strata-server-asan: $(ASAN_OBJ)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJ) $(LDLIBS)
+
+asan: bin/strata-server-asan
+
+noopt:
+	$(MAKE) OPT=-O0 BUILD=build-noopt all
+
+# ---- unit tests: pure modules only, linked without libevent ------------------
+UNIT_TESTS := resp config encoding hlc sha1 util storage
+UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
+test_resp_DEPS := server/resp.c server/util.c
+test_config_DEPS := server/config.c server/util.c
+test_encoding_DEPS := storage/encoding.c
+test_hlc_DEPS := storage/hlc.c
+test_sha1_DEPS := server/sha1.c
+test_util_DEPS := server/util.c
+test_storage_DEPS := $(STORAGE_SRC)
+
+.SECONDEXPANSION:
+bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -o $@ $^ -lcmocka -lrocksdb -lzstd -lpthread -lm
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
+
+# ---- dependencies ------------------------------------------------------------
+deps:
+	@if ! pkg-config --exists libevent 2>/dev/null || [ ! -f /usr/include/rocksdb/c.h ] \
+	   || [ ! -f /usr/include/cmocka.h ] || ! command -v redis-server >/dev/null \
+	   || ! command -v redis-benchmark >/dev/null || ! $(PYTHON) -c 'import redis, pytest' 2>/dev/null \
+	   || [ ! -f /usr/include/jemalloc/jemalloc.h ] || [ ! -f /usr/include/zstd.h ]; then \
+	    ./scripts/install-deps.sh; fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	mkdir -p data
+	./bin/strata-server keydb.conf --dir ./data
+
+integration: all
+	STRATA_BIN=$(CURDIR)/bin/strata-server $(PYTHON) -m pytest -q -x tests/integration $(PYTEST_ARGS)
+
+integration-asan: asan
+	STRATA_BIN=$(CURDIR)/bin/strata-server-asan STRATA_ASAN=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+	  $(PYTHON) -m pytest -q -x tests/integration -m "not slow" $(PYTEST_ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration-asan
+
+bench: deps all
+	./bench/compare.sh
+
+lint-layers:
+	@bad=$$(grep -rlE '\brocksdb_[a-z_]+\(' server replication rdb 2>/dev/null; \
+	  grep -rlE '#include *"\.\./(server|replication)/' storage rdb 2>/dev/null; \
+	  grep -rlE '#include *"\.\./server/' replication 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "layering violations:"; echo "$$bad"; exit 1; fi; echo "layers ok"
+
+clean:
+	rm -rf build build-asan build-noopt bin
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

@@ -1,0 +1,664 @@
+/* commands.c - the command table built from commands.def, command lookup,
+ * call() (authentication, arity, key locks, statistics, slow log, MONITOR),
+ * and the COMMAND command (COUNT, INFO, DOCS, LIST) generated from the table.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+/* ========================== The table ===================================== */
+
+#define CMD(name, proc, arity, flags, first, last, step, group, args) void proc(client *c);
+#include "commands.def"
+#undef CMD
+
+static redisCommand commandTable[] = {
+#define CMD(name, proc, arity, flags, first, last, step, group, args) \
+    {name, proc, arity, flags, group, args, first, last, step, 0, 0, 0, 0, 0},
+#include "commands.def"
+#undef CMD
+};
+#define NUM_COMMANDS ((int)(sizeof(commandTable) / sizeof(commandTable[0])))
+
+/* Open-addressing index from lower-case name to command. */
+#define CMD_INDEX_SIZE 512
+static redisCommand *commandIndex[CMD_INDEX_SIZE];
+
+static uint32_t nameHash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static uint64_t parseFlagWords(const char *s)
+{
+    static const struct {
+        const char *w;
+        uint64_t f;
+    } words[] = {{"write", CMD_WRITE},     {"readonly", CMD_READONLY}, {"denyoom", CMD_DENYOOM},
+                 {"admin", CMD_ADMIN},     {"pubsub", CMD_PUBSUB},     {"noscript", CMD_NOSCRIPT},
+                 {"loading", CMD_LOADING}, {"stale", CMD_STALE},       {"fast", CMD_FAST},
+                 {"no_auth", CMD_NO_AUTH}, {"global", CMD_GLOBAL},     {"nokeys", CMD_NOKEYS}};
+    uint64_t f = 0;
+    while (*s) {
+        while (*s == ' ') s++;
+        const char *e = s;
+        while (*e && *e != ' ') e++;
+        int known = 0;
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+            if (strlen(words[i].w) == (size_t)(e - s) && !strncmp(words[i].w, s, e - s)) {
+                f |= words[i].f;
+                known = 1;
+            }
+        }
+        if (!known && e > s) serverPanic("commands.def: unknown flag word '%.*s'", (int)(e - s), s);
+        s = e;
+    }
+    return f;
+}
+
+void commandsInit(void)
+{
+    for (int i = 0; i < NUM_COMMANDS; i++) {
+        redisCommand *cmd = &commandTable[i];
+        cmd->flags = parseFlagWords(cmd->sflags);
+        uint32_t h = nameHash(cmd->name, strlen(cmd->name)) & (CMD_INDEX_SIZE - 1);
+        while (commandIndex[h]) h = (h + 1) & (CMD_INDEX_SIZE - 1);
+        commandIndex[h] = cmd;
+    }
+}
+
+redisCommand *commandLookup(const char *name, size_t len)
+{
+    uint32_t h = nameHash(name, len) & (CMD_INDEX_SIZE - 1);
+    while (commandIndex[h]) {
+        redisCommand *cmd = commandIndex[h];
+        if (strlen(cmd->name) == len && strncasecmp(cmd->name, name, len) == 0) return cmd;
+        h = (h + 1) & (CMD_INDEX_SIZE - 1);
+    }
+    return NULL;
+}
+
+void commandsForEach(void (*fn)(void *ud, redisCommand *cmd), void *ud)
+{
+    for (int i = 0; i < NUM_COMMANDS; i++) fn(ud, &commandTable[i]);
+}
+
+int commandsCount(void)
+{
+    return NUM_COMMANDS;
+}
+
+void commandsResetStats(void)
+{
+    for (int i = 0; i < NUM_COMMANDS; i++) {
+        atomic_store(&commandTable[i].calls, 0);
+        atomic_store(&commandTable[i].microseconds, 0);
+        atomic_store(&commandTable[i].rejected_calls, 0);
+        atomic_store(&commandTable[i].failed_calls, 0);
+    }
+}
+
+/* ========================== Key locks ===================================== */
+
+static uint32_t stripeOf(const char *key, size_t len)
+{
+    /* FNV-1a over the key only (not the db), so MOVE and COPY ... DB n between
+     * databases stay within the stripes they locked. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)key[i]) * 16777619u;
+    return h & (LOCK_STRIPES - 1);
+}
+
+static int cmpU32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Collects the sorted, de-duplicated stripes of the command's keys into out
+ * (capacity LOCK_STRIPES).  Returns how many. */
+static int commandStripes(client *c, uint32_t *out)
+{
+    redisCommand *cmd = c->cmd;
+    if (cmd->firstkey <= 0) return 0;
+    int last = cmd->lastkey < 0 ? c->argc + cmd->lastkey : cmd->lastkey;
+    if (last >= c->argc) last = c->argc - 1;
+    int n = 0;
+    for (int i = cmd->firstkey; i <= last && n < LOCK_STRIPES; i += cmd->keystep)
+        out[n++] = stripeOf(c->argv[i], c->argvlen[i]);
+    if (n > 1) {
+        qsort(out, n, sizeof(uint32_t), cmpU32);
+        int m = 1;
+        for (int i = 1; i < n; i++)
+            if (out[i] != out[m - 1]) out[m++] = out[i];
+        n = m;
+    }
+    return n;
+}
+
+/* Locks (lock=1) or unlocks the stripe of one key; used by the expire cycle. */
+void lockKeyStripe(const char *key, size_t len, int lock)
+{
+    pthread_mutex_t *m = &server.stripes[stripeOf(key, len)];
+    if (lock) pthread_mutex_lock(m);
+    else pthread_mutex_unlock(m);
+}
+
+/* ========================== call() ======================================== */
+
+static void replyUnknownCommand(client *c)
+{
+    strbuf b;
+    sbInit(&b);
+    sbPrintf(&b, "unknown command '%.128s', with args beginning with: ", c->argv[0]);
+    for (int i = 1; i < c->argc && b.len < 512; i++) sbPrintf(&b, "'%.128s' ", c->argv[i]);
+    addReplyError(c, b.buf);
+    sbFree(&b);
+}
+
+static int arityOk(redisCommand *cmd, int argc)
+{
+    return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+void call(client *c)
+{
+    redisCommand *cmd = commandLookup(c->argv[0], c->argvlen[0]);
+    c->cmd = cmd;
+    c->error_replies = 0;
+    atomic_fetch_add_explicit(&server.stat_numcommands, 1, memory_order_relaxed);
+    c->commands_processed++;
+    if (!cmd) {
+        replyUnknownCommand(c);
+        goto skip_reply_flags;
+    }
+    if (!arityOk(cmd, c->argc)) {
+        addReplyErrorArity(c);
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
+    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
+        addReplyError(c, "NOAUTH Authentication required.");
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
+    if (atomic_load_explicit(&server.has_monitors, memory_order_relaxed) &&
+        !(cmd->flags & (CMD_ADMIN | CMD_NO_AUTH)))
+        monitorFeed(c);
+
+    uint32_t stripes[LOCK_STRIPES];
+    int nstripes = 0;
+    if (cmd->flags & CMD_GLOBAL) {
+        pthread_rwlock_wrlock(&server.keyspace_lock);
+    } else if (!(cmd->flags & CMD_NOKEYS)) {
+        pthread_rwlock_rdlock(&server.keyspace_lock);
+        nstripes = commandStripes(c, stripes);
+        for (int i = 0; i < nstripes; i++) pthread_mutex_lock(&server.stripes[stripes[i]]);
+    }
+    uint64_t start = monotonic_us();
+    c->cmd_time_ms = mstime();
+    atomic_fetch_or(&c->flags, CLIENT_IN_CALL);
+    cmd->proc(c);
+    atomic_fetch_and(&c->flags, ~CLIENT_IN_CALL);
+    long long dur = (long long)(monotonic_us() - start);
+    for (int i = nstripes - 1; i >= 0; i--) pthread_mutex_unlock(&server.stripes[stripes[i]]);
+    if (!(cmd->flags & CMD_NOKEYS) || (cmd->flags & CMD_GLOBAL))
+        pthread_rwlock_unlock(&server.keyspace_lock);
+
+    atomic_fetch_add_explicit(&cmd->calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cmd->microseconds, dur, memory_order_relaxed);
+    if (c->error_replies) atomic_fetch_add_explicit(&cmd->failed_calls, 1, memory_order_relaxed);
+    if (cfg.slowlog_log_slower_than >= 0 && dur >= cfg.slowlog_log_slower_than &&
+        !(cmd->flags & CMD_ADMIN))
+        slowlogPush(c, dur);
+    c->lastcmd = cmd;
+    if (clientOutputPending(c)) clientCheckOutputLimits(c, c->cmd_time_ms);
+
+skip_reply_flags:
+    /* CLIENT REPLY SKIP applies to the command after the one that set it. */
+    {
+        int fl = atomic_load(&c->flags);
+        if (fl & CLIENT_REPLY_SKIP) atomic_fetch_and(&c->flags, ~CLIENT_REPLY_SKIP);
+        if (fl & CLIENT_REPLY_SKIP_NEXT) {
+            atomic_fetch_and(&c->flags, ~CLIENT_REPLY_SKIP_NEXT);
+            atomic_fetch_or(&c->flags, CLIENT_REPLY_SKIP);
+        }
+    }
+}
+
+/* ========================== COMMAND INFO ================================== */
+
+/* Flag words as Redis prints them (Strata's locking words are internal). */
+static void replyFlagSet(client *c, redisCommand *cmd)
+{
+    const char *words[16];
+    int n = 0;
+    const char *s = cmd->sflags;
+    static char buf[16][16];
+    while (*s && n < 16) {
+        while (*s == ' ') s++;
+        const char *e = s;
+        while (*e && *e != ' ') e++;
+        size_t len = e - s;
+        if (len && len < 16 && strncmp(s, "nokeys", len) && strncmp(s, "global", len)) {
+            memcpy(buf[n], s, len);
+            buf[n][len] = '\0';
+            words[n] = buf[n];
+            n++;
+        }
+        s = e;
+    }
+    addReplySetLen(c, n);
+    for (int i = 0; i < n; i++) addReplyStatus(c, words[i]);
+}
+
+void commandReplyInfo(client *c, redisCommand *cmd)
+{
+    if (!cmd) {
+        addReplyNullArray(c);
+        return;
+    }
+    addReplyArrayLen(c, 10);
+    addReplyBulkStr(c, cmd->name);
+    addReplyLongLong(c, cmd->arity);
+    replyFlagSet(c, cmd);
+    addReplyLongLong(c, cmd->firstkey);
+    addReplyLongLong(c, cmd->lastkey);
+    addReplyLongLong(c, cmd->keystep);
+    /* ACL categories */
+    char cat[32];
+    snprintf(cat, sizeof(cat), "@%s", strcmp(cmd->group, "generic") ? cmd->group : "keyspace");
+    int ncat = 1 + ((cmd->flags & CMD_WRITE) != 0) + ((cmd->flags & CMD_READONLY) != 0) +
+               ((cmd->flags & CMD_FAST) != 0);
+    addReplySetLen(c, ncat);
+    addReplyStatus(c, cat);
+    if (cmd->flags & CMD_WRITE) addReplyStatus(c, "@write");
+    if (cmd->flags & CMD_READONLY) addReplyStatus(c, "@read");
+    if (cmd->flags & CMD_FAST) addReplyStatus(c, "@fast");
+    addReplySetLen(c, 0); /* tips */
+    /* key specs: one range spec when the command has keys */
+    if (cmd->firstkey > 0) {
+        addReplyArrayLen(c, 1);
+        addReplyMapLen(c, 3);
+        addReplyBulkStr(c, "flags");
+        addReplySetLen(c, 1);
+        addReplyStatus(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
+        addReplyBulkStr(c, "begin_search");
+        addReplyMapLen(c, 2);
+        addReplyBulkStr(c, "type");
+        addReplyBulkStr(c, "index");
+        addReplyBulkStr(c, "spec");
+        addReplyMapLen(c, 1);
+        addReplyBulkStr(c, "index");
+        addReplyLongLong(c, cmd->firstkey);
+        addReplyBulkStr(c, "find_keys");
+        addReplyMapLen(c, 2);
+        addReplyBulkStr(c, "type");
+        addReplyBulkStr(c, "range");
+        addReplyBulkStr(c, "spec");
+        addReplyMapLen(c, 3);
+        addReplyBulkStr(c, "lastkey");
+        addReplyLongLong(c, cmd->lastkey < 0 ? cmd->lastkey : cmd->lastkey - cmd->firstkey);
+        addReplyBulkStr(c, "keystep");
+        addReplyLongLong(c, cmd->keystep);
+        addReplyBulkStr(c, "limit");
+        addReplyLongLong(c, 0);
+    } else {
+        addReplyArrayLen(c, 0);
+    }
+    addReplyArrayLen(c, 0); /* subcommands */
+}
+
+/* ========================== COMMAND DOCS ================================== */
+
+/* The argument synopsis of commands.def ("key value [NX|XX] [EX seconds|...]")
+ * is parsed into the argument tree redis-cli uses for hints:
+ *   word        lower case: an argument (type key/integer/pattern/string)
+ *   WORD        upper case: a pure token
+ *   WORD word   a token followed by its argument
+ *   [ ... ]     optional (a block if it holds more than one argument)
+ *   a|b         one of
+ *   x [x ...]   x may repeat
+ */
+typedef struct docArg {
+    char name[48];
+    const char *type;
+    char token[32];
+    int optional, multiple;
+    struct docArg *sub;
+    int nsub;
+} docArg;
+
+typedef struct docLexer {
+    const char *p;
+} docLexer;
+
+/* Next token: '[' ']' '|' "..." or a word.  Returns its length, 0 at end. */
+static int docNext(docLexer *lx, const char **tok)
+{
+    while (*lx->p == ' ') lx->p++;
+    *tok = lx->p;
+    if (!*lx->p) return 0;
+    if (*lx->p == '[' || *lx->p == ']' || *lx->p == '|') {
+        lx->p++;
+        return 1;
+    }
+    if (!strncmp(lx->p, "...", 3)) {
+        lx->p += 3;
+        return 3;
+    }
+    const char *s = lx->p;
+    while (*lx->p && !strchr(" []|", *lx->p)) lx->p++;
+    return (int)(lx->p - s);
+}
+
+static int docPeekIs(docLexer *lx, const char *what)
+{
+    docLexer save = *lx;
+    const char *t;
+    int n = docNext(lx, &t);
+    *lx = save;
+    return n == (int)strlen(what) && !strncmp(t, what, n);
+}
+
+static int isUpperWord(const char *t, int n)
+{
+    int upper = 0;
+    for (int i = 0; i < n; i++) {
+        if (islower((unsigned char)t[i])) return 0;
+        if (isupper((unsigned char)t[i])) upper = 1;
+    }
+    return upper;
+}
+
+static const char *docTypeOf(const char *name)
+{
+    static const char *keys[] = {"key", "newkey", "destkey", "source", "destination"};
+    static const char *ints[] = {"seconds", "milliseconds", "unix-time-seconds",
+                                 "unix-time-milliseconds", "index", "index1", "index2", "count",
+                                 "offset", "start", "end", "db", "destination-db", "increment",
+                                 "decrement", "cursor", "bit", "protover", "numreplicas",
+                                 "timeout", "id", "value-int"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+        if (!strcmp(name, keys[i])) return "key";
+    for (size_t i = 0; i < sizeof(ints) / sizeof(*ints); i++)
+        if (!strcmp(name, ints[i])) return "integer";
+    if (!strcmp(name, "pattern")) return "pattern";
+    return "string";
+}
+
+static docArg *docPush(docArg **arr, int *n)
+{
+    *arr = realloc(*arr, (*n + 1) * sizeof(docArg));
+    docArg *a = &(*arr)[(*n)++];
+    memset(a, 0, sizeof(*a));
+    return a;
+}
+
+static void docFree(docArg *a, int n)
+{
+    for (int i = 0; i < n; i++) docFree(a[i].sub, a[i].nsub);
+    free(a);
+}
+
+static void docParseSeq(docLexer *lx, docArg **out, int *nout);
+
+/* Parses alternatives up to ']' or end into one argument. */
+static void docParseAlts(docLexer *lx, docArg *into)
+{
+    docArg *alts = NULL;
+    int nalts = 0;
+    for (;;) {
+        docArg *seq = NULL;
+        int nseq = 0;
+        docParseSeq(lx, &seq, &nseq);
+        if (nseq == 1) {
+            *docPush(&alts, &nalts) = seq[0];
+            free(seq);
+        } else if (nseq > 1) {
+            docArg *b = docPush(&alts, &nalts);
+            snprintf(b->name, sizeof(b->name), "%s", seq[0].token[0] ? seq[0].token : seq[0].name);
+            for (char *q = b->name; *q; q++) *q = tolower((unsigned char)*q);
+            b->type = "block";
+            b->sub = seq;
+            b->nsub = nseq;
+        } else {
+            free(seq);
+        }
+        if (!docPeekIs(lx, "|")) break;
+        const char *t;
+        docNext(lx, &t);
+    }
+    if (nalts == 1) {
+        *into = alts[0];
+        free(alts);
+    } else {
+        snprintf(into->name, sizeof(into->name), "%s", nalts ? "option" : "arg");
+        into->type = "oneof";
+        into->sub = alts;
+        into->nsub = nalts;
+    }
+}
+
+static void docParseSeq(docLexer *lx, docArg **out, int *nout)
+{
+    for (;;) {
+        if (docPeekIs(lx, "]") || docPeekIs(lx, "|")) return;
+        const char *t;
+        int n = docNext(lx, &t);
+        if (n == 0) return;
+        if (n == 1 && *t == '[') {
+            /* "[x ...]" right after x marks x as repeatable. */
+            if (*nout > 0) {
+                docArg *prev = &(*out)[*nout - 1];
+                docLexer save = *lx;
+                const char *w;
+                int wn = docNext(lx, &w);
+                if (wn == (int)strlen(prev->name) && !strncmp(w, prev->name, wn) &&
+                    docPeekIs(lx, "...")) {
+                    docNext(lx, &w);
+                    if (docPeekIs(lx, "]")) {
+                        docNext(lx, &w);
+                        prev->multiple = 1;
+                        continue;
+                    }
+                }
+                *lx = save;
+            }
+            docArg tmp;
+            memset(&tmp, 0, sizeof(tmp));
+            docParseAlts(lx, &tmp);
+            if (docPeekIs(lx, "]")) docNext(lx, &t);
+            tmp.optional = 1;
+            if (tmp.name[0]) *docPush(out, nout) = tmp;
+            continue;
+        }
+        if (n == 3 && !strncmp(t, "...", 3)) {
+            if (*nout > 0) (*out)[*nout - 1].multiple = 1;
+            continue;
+        }
+        docArg *a = docPush(out, nout);
+        if (isUpperWord(t, n)) {
+            snprintf(a->token, sizeof(a->token), "%.*s", n, t);
+            /* a token followed by a lower-case word is that argument's token */
+            docLexer save = *lx;
+            const char *w;
+            int wn = docNext(lx, &w);
+            if (wn > 0 && !isUpperWord(w, wn) && !strchr("[]|", *w) && strncmp(w, "...", 3)) {
+                snprintf(a->name, sizeof(a->name), "%.*s", wn, w);
+                a->type = docTypeOf(a->name);
+            } else {
+                *lx = save;
+                snprintf(a->name, sizeof(a->name), "%.*s", n, t);
+                for (char *q = a->name; *q; q++) *q = tolower((unsigned char)*q);
+                a->type = "pure-token";
+            }
+        } else {
+            snprintf(a->name, sizeof(a->name), "%.*s", n, t);
+            a->type = docTypeOf(a->name);
+        }
+    }
+}
+
+static void docReplyArgs(client *c, docArg *a, int n)
+{
+    addReplyArrayLen(c, n);
+    for (int i = 0; i < n; i++) {
+        int fields = 2 + (a[i].token[0] != 0) + (a[i].optional || a[i].multiple) + (a[i].nsub > 0);
+        addReplyMapLen(c, fields);
+        addReplyBulkStr(c, "name");
+        addReplyBulkStr(c, a[i].name);
+        addReplyBulkStr(c, "type");
+        addReplyBulkStr(c, a[i].type);
+        if (a[i].token[0]) {
+            addReplyBulkStr(c, "token");
+            addReplyBulkStr(c, a[i].token);
+        }
+        if (a[i].optional || a[i].multiple) {
+            addReplyBulkStr(c, "flags");
+            addReplySetLen(c, a[i].optional + a[i].multiple);
+            if (a[i].optional) addReplyStatus(c, "optional");
+            if (a[i].multiple) addReplyStatus(c, "multiple");
+        }
+        if (a[i].nsub) {
+            addReplyBulkStr(c, "arguments");
+            docReplyArgs(c, a[i].sub, a[i].nsub);
+        }
+    }
+}
+
+void commandReplyDocs(client *c, redisCommand *cmd)
+{
+    docArg *args = NULL;
+    int nargs = 0;
+    docLexer lx = {cmd->args};
+    docParseSeq(&lx, &args, &nargs);
+    addReplyBulkStr(c, cmd->name);
+    addReplyMapLen(c, nargs ? 5 : 4);
+    addReplyBulkStr(c, "summary");
+    addReplyBulkStr(c, "");
+    addReplyBulkStr(c, "since");
+    addReplyBulkStr(c, "1.0.0");
+    addReplyBulkStr(c, "group");
+    addReplyBulkStr(c, cmd->group);
+    addReplyBulkStr(c, "complexity");
+    addReplyBulkStr(c, "");
+    if (nargs) {
+        addReplyBulkStr(c, "arguments");
+        docReplyArgs(c, args, nargs);
+    }
+    docFree(args, nargs);
+}
+
+/* ========================== COMMAND ======================================= */
+
+static void replyInfoCb(void *ud, redisCommand *cmd)
+{
+    commandReplyInfo(ud, cmd);
+}
+
+static void replyDocsCb(void *ud, redisCommand *cmd)
+{
+    commandReplyDocs(ud, cmd);
+}
+
+typedef struct listFilter {
+    client *c;
+    const char *pattern; /* NULL = all */
+    const char *group;   /* ACLCAT filter */
+    long n;
+    int emit;
+} listFilter;
+
+static void listCb(void *ud, redisCommand *cmd)
+{
+    listFilter *f = ud;
+    if (f->pattern && !stringmatchlen(f->pattern, strlen(f->pattern), cmd->name,
+                                      strlen(cmd->name), 1))
+        return;
+    if (f->group && strcasecmp(f->group, cmd->group) &&
+        !(strcasecmp(f->group, "keyspace") == 0 && strcmp(cmd->group, "generic") == 0) &&
+        !(strcasecmp(f->group, "write") == 0 && (cmd->flags & CMD_WRITE)) &&
+        !(strcasecmp(f->group, "read") == 0 && (cmd->flags & CMD_READONLY)) &&
+        !(strcasecmp(f->group, "fast") == 0 && (cmd->flags & CMD_FAST)))
+        return;
+    f->n++;
+    if (f->emit) addReplyBulkStr(f->c, cmd->name);
+}
+
+void commandCommand(client *c)
+{
+    if (c->argc == 1) {
+        addReplyArrayLen(c, NUM_COMMANDS);
+        commandsForEach(replyInfoCb, c);
+        return;
+    }
+    if (argIs(c, 1, "count")) {
+        if (c->argc != 2) {
+            addReplyErrorFormat(c, "wrong number of arguments for 'command|count' command");
+            return;
+        }
+        addReplyLongLong(c, NUM_COMMANDS);
+    } else if (argIs(c, 1, "info")) {
+        if (c->argc == 2) {
+            addReplyArrayLen(c, NUM_COMMANDS);
+            commandsForEach(replyInfoCb, c);
+            return;
+        }
+        addReplyArrayLen(c, c->argc - 2);
+        for (int i = 2; i < c->argc; i++)
+            commandReplyInfo(c, commandLookup(c->argv[i], c->argvlen[i]));
+    } else if (argIs(c, 1, "docs")) {
+        if (c->argc == 2) {
+            addReplyMapLen(c, NUM_COMMANDS);
+            commandsForEach(replyDocsCb, c);
+            return;
+        }
+        int found = 0;
+        for (int i = 2; i < c->argc; i++) found += commandLookup(c->argv[i], c->argvlen[i]) != NULL;
+        addReplyMapLen(c, found);
+        for (int i = 2; i < c->argc; i++) {
+            redisCommand *cmd = commandLookup(c->argv[i], c->argvlen[i]);
+            if (cmd) commandReplyDocs(c, cmd);
+        }
+    } else if (argIs(c, 1, "list")) {
+        listFilter f = {c, NULL, NULL, 0, 0};
+        if (c->argc == 5 && argIs(c, 2, "filterby")) {
+            if (argIs(c, 3, "pattern")) f.pattern = c->argv[4];
+            else if (argIs(c, 3, "aclcat")) f.group = c->argv[4];
+            else if (argIs(c, 3, "module")) {
+                addReplyArrayLen(c, 0);
+                return;
+            } else {
+                addReplyErrorSyntax(c);
+                return;
+            }
+        } else if (c->argc != 2) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        commandsForEach(listCb, &f);
+        addReplyArrayLen(c, f.n);
+        f.emit = 1;
+        commandsForEach(listCb, &f);
+    } else if (argIs(c, 1, "help")) {
+        const char *help[] = {
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)", "    Return details about all Strata commands.", "COUNT",
+            "    Return the total number of commands in this server.", "LIST",
+            "    Return a list of all commands in this server.", "INFO [<command-name> ...]",
+            "    Return details about multiple commands.", "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.", "HELP",
+            "    Print this help."};
+        int n = sizeof(help) / sizeof(*help);
+        addReplyArrayLen(c, n);
+        for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    } else {
+        addReplySubcommandSyntaxError(c);
+    }
+}

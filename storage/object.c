@@ -1,0 +1,49 @@
+/* object.c - stObj, the immutable reference-counted value of one key: creation
+ * and the atomic retain/release that lets the hot set, batches and readers in
+ * other threads share one object.
+ *
+ * An object is one malloc block (header + value + NUL).  The last
+ * stObjRelease() frees it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+/* ---- Public API --------------------------------------------------------- */
+
+stObj *stObjNewRaw(const stMeta *meta, size_t vlen) {
+    stObj *o = malloc(sizeof(*o) + vlen + 1);
+    if (!o) {
+        fprintf(stderr, "strata storage: out of memory allocating %zu bytes\n",
+                sizeof(*o) + vlen + 1);
+        abort();
+    }
+    if (meta)
+        o->meta = *meta;
+    else
+        memset(&o->meta, 0, sizeof(o->meta));
+    o->refcount = 1;
+    o->lru_clock = stLruClock();
+    o->lfu = 0;
+    o->vlen = vlen;
+    o->val[vlen] = '\0';
+    return o;
+}
+
+stObj *stObjNew(const stMeta *meta, const char *val, size_t vlen) {
+    stObj *o = stObjNewRaw(meta, vlen);
+    if (vlen) memcpy(o->val, val, vlen);
+    return o;
+}
+
+void stObjRetain(stObj *o) {
+    __atomic_add_fetch(&o->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void stObjRelease(stObj *o) {
+    if (!o) return;
+    /* acq_rel: the thread that frees sees every other owner's last access. */
+    if (__atomic_sub_fetch(&o->refcount, 1, __ATOMIC_ACQ_REL) == 0) free(o);
+}

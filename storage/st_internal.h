@@ -1,0 +1,137 @@
+/* st_internal.h - private declarations shared by the storage/ sources: the
+ * engine struct, column family indexes, the hot set API and small helpers.
+ * Upper layers include storage.h only, never this file.
+ */
+#ifndef STRATA_ST_INTERNAL_H
+#define STRATA_ST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <rocksdb/c.h>
+
+#include "encoding.h"
+#include "hlc.h"
+#include "storage.h"
+
+/* ---- Column families ----------------------------------------------------- */
+
+/* Index of each column family in stEngine.cf[]; the order of st_cf_names[]. */
+enum {
+    ST_CF_DEFAULT = 0,
+    ST_CF_META,
+    ST_CF_SUB,
+    ST_CF_ZSCORE,
+    ST_CF_EXPIRE,
+    ST_CF_SYS,
+    ST_CF_COUNT
+};
+extern const char *const st_cf_names[ST_CF_COUNT];
+
+#define ST_MAX_DATABASES 65535 /* physical db numbers are u16; 0xFFFF unused */
+#define ST_KEYBUF_BYTES 256    /* stack buffer for encoded keys; longer keys malloc */
+
+/* ---- Hot set (hotset.c) -------------------------------------------------- */
+
+typedef struct hotset hotset;
+
+/* New empty hot set of the given budget.  Never NULL.  Free with hotsetFree(),
+ * which releases every cached object. */
+hotset *hotsetNew(size_t max_bytes);
+void hotsetFree(hotset *hs);
+uint64_t hotsetHash(uint16_t pdb, const char *key, size_t klen);
+/* The cached object with one new reference for the caller (stObjRelease()),
+ * or NULL.  Counts a hit or a miss. */
+stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
+                 uint64_t hash);
+/* Only checks presence (no reference, no hit/miss count). */
+int hotsetContains(hotset *hs, uint16_t pdb, const char *key, size_t klen,
+                   uint64_t hash);
+/* Write epoch of the key's shard.  A reader takes it before reading RocksDB
+ * and passes it to hotsetAdmit(), which refuses to insert if a writer touched
+ * the shard in between (the value read may be stale). */
+uint64_t hotsetEpoch(hotset *hs, uint64_t hash);
+/* Read-miss admission: inserts obj (taking its own reference) unless the key
+ * is cached already or the shard's epoch moved past `epoch`. */
+void hotsetAdmit(hotset *hs, uint16_t pdb, const char *key, size_t klen,
+                 uint64_t hash, stObj *obj, uint64_t epoch);
+/* Write path, after the RocksDB write: caches obj as the key's value (taking
+ * its own reference), replacing any older object. */
+void hotsetPut(hotset *hs, uint16_t pdb, const char *key, size_t klen,
+               uint64_t hash, stObj *obj);
+/* Write path: forgets the key. */
+void hotsetDel(hotset *hs, uint16_t pdb, const char *key, size_t klen,
+               uint64_t hash);
+/* Forgets every key of physical db pdb (pdb < 0: every key). */
+void hotsetDropDb(hotset *hs, int pdb);
+/* Changes the budget and evicts down to it at once. */
+void hotsetSetMaxBytes(hotset *hs, size_t max_bytes);
+void hotsetStats(hotset *hs, uint64_t *keys, uint64_t *bytes, uint64_t *hits,
+                 uint64_t *misses);
+
+/* ---- Engine --------------------------------------------------------------- */
+
+struct stEngine {
+    rocksdb_t *db;
+    rocksdb_options_t *dbopt;
+    rocksdb_options_t *cfopt[ST_CF_COUNT];
+    rocksdb_column_family_handle_t *cf[ST_CF_COUNT];
+    rocksdb_column_family_handle_t **extra_cf; /* unknown CFs found on disk */
+    rocksdb_options_t *extra_opt;
+    int extra_ncf;
+    rocksdb_cache_t *block_cache;
+    rocksdb_readoptions_t *ropts;       /* point reads; shared, read-only */
+    rocksdb_writeoptions_t *wopts;      /* sync = 0 */
+    rocksdb_writeoptions_t *wopts_sync; /* sync = 1 (appendfsync always) */
+    char *dir;
+
+    /* Databases.  l2p maps logical -> physical, p2l the inverse (-1 for a
+     * physical db no logical db points at, when `databases` shrank).  Entries
+     * only change in stSwapDb (GLOBAL), atomics keep background readers
+     * (expiry) well defined. */
+    int databases; /* logical dbs */
+    int npdb;      /* physical dbs: max(databases, persisted map size) */
+    _Atomic int *l2p;
+    _Atomic int *p2l;
+    _Atomic int64_t *counts; /* exact key count per physical db */
+
+    uint64_t node_id;
+    hlcClock hlc;
+    pthread_mutex_t commit_mu; /* orders origin seqs with WAL order */
+    uint64_t seq;              /* last committed origin seq; under commit_mu */
+
+    hotset *hs;
+
+    _Atomic int fsync_mode;
+    _Atomic uint64_t batches;        /* batches committed */
+    _Atomic uint64_t synced_batches; /* value of `batches` at the last sync */
+    _Atomic uint64_t last_sync_unix;
+
+    /* appendfsync everysec thread (engine.c). */
+    pthread_t sync_thread;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cond;
+    int sync_stop;    /* under sync_mu */
+    int sync_started; /* thread was created; join it on close */
+};
+
+/* Physical db of logical db, or -1 if out of range. */
+static inline int stPhysDb(const stEngine *st, int db) {
+    if (db < 0 || db >= st->databases) return -1;
+    return atomic_load_explicit(&st->l2p[db], memory_order_relaxed);
+}
+
+/* Unix time in ms (CLOCK_REALTIME). */
+uint64_t stWallMs(void);
+/* Seconds of a coarse monotonic clock: the hot set's LRU clock. */
+uint32_t stLruClock(void);
+/* 64 bits from a per-thread xorshift generator (sampling, RANDOMKEY; not
+ * for secrets). */
+uint64_t stRandom64(void);
+/* Reports a storage error on stderr (storage has no logger of its own). */
+void stLogError(const char *what, const char *err);
+/* Heap copy of "prefix: msg" for an *err out-parameter; caller frees. */
+char *stErrDup(const char *prefix, const char *msg);
+
+#endif

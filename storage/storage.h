@@ -1,0 +1,203 @@
+/* storage.h - the storage API: the only storage header that upper layers include.
+ *
+ * Strata keeps every key in RocksDB (the source of truth) and a bounded set of
+ * decoded objects in RAM (the hot set).  This header is the whole contract
+ * between commands (server/) and the disk layout (storage/): commands read
+ * immutable, reference-counted objects and describe their writes as a batch of
+ * effects; storage turns those into one RocksDB WriteBatch (with the origin/HLC
+ * log header), keeps the per-database key counts and keeps the hot set in step.
+ *
+ * Concurrency contract: storage is thread safe, but it does not serialise
+ * writers of the same key.  Callers hold the key's lock stripe from the read
+ * that produced `old` until stBatchCommit() returns, so `old` is exact.
+ * Operations marked GLOBAL require that no other command runs (the caller holds
+ * the keyspace lock exclusively).
+ *
+ * Database numbers in this API are logical (what SELECT uses).  SWAPDB swaps a
+ * persisted logical->physical mapping, so it is O(1) and nothing is rewritten.
+ */
+#ifndef STRATA_STORAGE_H
+#define STRATA_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef C_OK
+#define C_OK 0
+#define C_ERR -1
+#endif
+
+/* Key types as stored in meta.  Values are persisted: never renumber. */
+#define ST_TYPE_NONE 0
+#define ST_TYPE_STRING 1
+#define ST_TYPE_LIST 2
+#define ST_TYPE_SET 3
+#define ST_TYPE_ZSET 4
+#define ST_TYPE_HASH 5
+
+/* Durability of a committed batch (appendfsync). */
+#define ST_FSYNC_NO 0       /* WAL written to the OS on every batch, synced by the OS */
+#define ST_FSYNC_EVERYSEC 1 /* a storage thread syncs the WAL once a second */
+#define ST_FSYNC_ALWAYS 2   /* every batch is synced before commit returns */
+
+/* Metadata of one key.  `hlc` and `origin` are stamped by stBatchPut(); callers
+ * leave them zero. */
+typedef struct stMeta {
+    uint8_t type;         /* ST_TYPE_* */
+    uint8_t flags;        /* reserved for encodings (counter, ...), 0 today */
+    uint64_t expire_ms;   /* absolute unix time in ms; 0 = no expiry */
+    uint64_t incarnation; /* collections: generation of the key's sub records */
+    uint64_t count;       /* collections: element count; 0 for strings */
+    uint64_t hlc;         /* hybrid logical clock of the last write */
+    uint64_t origin;      /* node id that made the last write */
+} stMeta;
+
+/* An immutable, reference-counted value of one key.  Once handed to
+ * stBatchPut() or returned by stGet() it must not be modified.  `val` is NUL
+ * terminated (not counted in vlen) so numeric parsing can use it directly. */
+typedef struct stObj {
+    stMeta meta;
+    int refcount;          /* atomic; owners call stObjRelease() */
+    uint32_t lru_clock;    /* hot set bookkeeping, seconds resolution */
+    uint8_t lfu;           /* hot set bookkeeping, log counter */
+    size_t vlen;
+    char val[];
+} stObj;
+
+typedef struct stEngine stEngine;
+typedef struct stBatch stBatch;
+typedef struct stIter stIter;
+
+typedef struct stOptions {
+    const char *dir;          /* RocksDB directory; created if missing */
+    int databases;            /* logical databases (SELECT 0..databases-1) */
+    int fsync_mode;           /* ST_FSYNC_* */
+    size_t hotset_max_bytes;  /* RAM budget for cached objects; 0 = no caching */
+    size_t block_cache_bytes; /* RocksDB block cache; 0 = storage default */
+    size_t write_buffer_bytes;/* RocksDB memtable budget; 0 = storage default */
+    uint64_t wal_ttl_seconds; /* WAL retention for replication (repl-backlog-ttl) */
+    uint64_t wal_size_limit_mb; /* WAL retention by size (repl-backlog-size) */
+} stOptions;
+
+/* ---- Engine life cycle ------------------------------------------------- */
+
+/* Opens (creating if needed) the data directory.  Returns NULL and sets *err
+ * (heap string, caller frees with free()) on failure.  Opening does not scan the
+ * data: it costs milliseconds whatever the data size. */
+stEngine *stOpen(const stOptions *opt, char **err);
+/* Flushes nothing extra (the WAL already holds every batch), closes, frees. */
+void stClose(stEngine *st);
+/* Flushes memtables to SST files (SHUTDOWN SAVE, SAVE).  C_OK / C_ERR. */
+int stFlushToDisk(stEngine *st);
+/* Syncs the WAL to disk now.  C_OK / C_ERR. */
+int stSyncWal(stEngine *st);
+/* Changes the fsync mode at run time (CONFIG SET appendfsync). */
+void stSetFsyncMode(stEngine *st, int mode);
+/* Changes the hot set budget at run time; shrinks at once if needed. */
+void stSetHotsetMaxBytes(stEngine *st, size_t bytes);
+
+/* This node's 64-bit id, created at first open and persisted in `sys`. */
+uint64_t stNodeId(const stEngine *st);
+
+/* ---- Objects ----------------------------------------------------------- */
+
+/* New object with refcount 1, copying val.  Never NULL (aborts on OOM). */
+stObj *stObjNew(const stMeta *meta, const char *val, size_t vlen);
+/* New object of vlen bytes, uninitialised value (caller fills val[0..vlen),
+ * the terminating NUL is set here). */
+stObj *stObjNewRaw(const stMeta *meta, size_t vlen);
+void stObjRetain(stObj *o);
+void stObjRelease(stObj *o);
+
+/* ---- Reads ------------------------------------------------------------- */
+
+/* The key's current object, from the hot set or from RocksDB (and maybe then
+ * admitted to the hot set), or NULL if absent.  No expiry logic: an expired key
+ * is returned with its expire_ms; callers decide.  The caller owns one
+ * reference and calls stObjRelease().  `db` is logical. */
+stObj *stGet(stEngine *st, int db, const char *key, size_t klen);
+/* Like stGet but returns only whether the key exists (meta record present). */
+int stExists(stEngine *st, int db, const char *key, size_t klen);
+
+/* Exact number of keys in the logical db (including expired keys that were
+ * not removed yet, as Redis counts them). */
+uint64_t stKeyCount(stEngine *st, int db);
+
+/* ---- Writes ------------------------------------------------------------ */
+
+/* A batch of effects, committed atomically in one RocksDB WriteBatch that
+ * starts with the origin/HLC log header.  All keys touched must be locked by
+ * the caller (see the concurrency contract above). */
+stBatch *stBatchNew(stEngine *st);
+/* Stores obj as key's new value.  `old` is the key's current meta (NULL if the
+ * key does not exist); it keeps key counts and the expire index exact.  The
+ * batch takes its own reference to obj and stamps obj->meta.hlc/origin, so obj
+ * must not be shared yet. */
+void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
+                const stMeta *old, stObj *obj);
+/* Deletes key; old is its current meta (must not be NULL). */
+void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *old);
+/* Removes one stale entry of the expire index (see stExpireScan). */
+void stBatchDelExpireIndex(stBatch *b, int db, const char *key, size_t klen,
+                           uint64_t expire_ms);
+/* GLOBAL: removes every key of logical db (db = -1: every db). */
+void stBatchFlushDb(stBatch *b, int db);
+/* Number of effects queued. */
+size_t stBatchSize(const stBatch *b);
+/* Writes the batch (durability per fsync mode), then updates the hot set and
+ * key counts.  Returns C_OK, or C_ERR with *err set (heap string, caller frees)
+ * when RocksDB refused the write; nothing is applied then.  Frees the batch in
+ * both cases. */
+int stBatchCommit(stBatch *b, char **err);
+/* Frees a batch without writing it. */
+void stBatchDiscard(stBatch *b);
+
+/* GLOBAL: swaps two logical databases (persisted, O(1)).  C_OK / C_ERR. */
+int stSwapDb(stEngine *st, int a, int b);
+
+/* ---- Iteration --------------------------------------------------------- */
+
+/* Iterates the keys of logical db in byte order, from the first key >= start
+ * (start may be NULL), over a consistent snapshot taken now.  Free with
+ * stIterFree(). */
+stIter *stIterNew(stEngine *st, int db, const char *start, size_t slen);
+int stIterValid(const stIter *it);
+void stIterNext(stIter *it);
+/* Key bytes of the current entry; valid until the next stIterNext(). */
+const char *stIterKey(const stIter *it, size_t *klen);
+/* Decodes the current entry into a new object (caller releases), or NULL if
+ * the record is unreadable. */
+stObj *stIterObj(const stIter *it);
+void stIterFree(stIter *it);
+
+/* A random existing key of logical db: copies it into a heap buffer the caller
+ * frees with free(), or returns NULL if the db is empty. */
+char *stRandomKey(stEngine *st, int db, size_t *klen);
+
+/* Calls cb for up to `max` entries of the expire index with expire-at <= now_ms,
+ * oldest first.  The index may hold stale entries (the key was deleted or its
+ * TTL changed); the callback must check the key's meta and, when it does not
+ * match, drop the entry with stBatchDelExpireIndex().  Returns the number of
+ * entries visited.  cb returns 0 to continue, non-zero to stop. */
+size_t stExpireScan(stEngine *st, uint64_t now_ms, size_t max,
+                    int (*cb)(void *ud, int db, const char *key, size_t klen,
+                              uint64_t expire_ms),
+                    void *ud);
+
+/* ---- Introspection ----------------------------------------------------- */
+
+typedef struct stStats {
+    uint64_t hotset_keys;
+    uint64_t hotset_bytes;
+    uint64_t hotset_hits;
+    uint64_t hotset_misses;
+    uint64_t block_cache_bytes;
+    uint64_t memtable_bytes;
+    uint64_t disk_bytes;        /* live SST + WAL bytes */
+    uint64_t batches_committed;
+    uint64_t last_wal_sync_unix; /* unix seconds of the last WAL sync (or open) */
+    uint64_t last_seq;           /* RocksDB's latest sequence number */
+} stStats;
+void stGetStats(stEngine *st, stStats *out);
+
+#endif
