@@ -42,9 +42,11 @@ static int lookupStringRead(client *c, const char *key, size_t klen, stObj **out
     return C_OK;
 }
 
+/* size is computed by the caller as offset + length; compared unsigned so
+ * a huge offset cannot wrap into a small (or negative) signed size. */
 static int checkStringLength(client *c, unsigned long long size)
 {
-    if ((long long)size > cfg.proto_max_bulk_len) {
+    if (size > (unsigned long long)cfg.proto_max_bulk_len) {
         addReplyError(c, "string exceeds maximum allowed size (proto-max-bulk-len)");
         return C_ERR;
     }
@@ -65,11 +67,78 @@ void getCommand(client *c)
     stObjRelease(o);
 }
 
+/* Option flags of SET and GETEX, as parsed by parseStringOptions(). */
 #define SET_NX (1 << 0)
 #define SET_XX (1 << 1)
 #define SET_GET (1 << 2)
 #define SET_KEEPTTL (1 << 3)
-#define SET_EXPIRE (1 << 4)
+#define SET_EX (1 << 4)
+#define SET_PX (1 << 5)
+#define SET_EXAT (1 << 6)
+#define SET_PXAT (1 << 7)
+#define SET_PERSIST (1 << 8)
+#define SET_EXPIRE (SET_EX | SET_PX | SET_EXAT | SET_PXAT)
+
+/* Parses the options of SET (is_set) or GETEX from argv[first] on, with
+ * Redis's acceptance rules: repeating an option is allowed (the last expire
+ * value wins), conflicting options are a syntax error.  The expire value is
+ * only located here, *expire_arg = its argv index (0 if none): Redis parses
+ * it after all options were accepted, so "EX abc FOO" is a syntax error and
+ * "EX abc EX 10" is valid.  Replies and returns C_ERR on a syntax error. */
+static int parseStringOptions(client *c, int first, int is_set, int *flags, int *expire_arg)
+{
+    static const struct {
+        const char *name;
+        int flag;
+    } expire_opts[] = {{"ex", SET_EX}, {"px", SET_PX}, {"exat", SET_EXAT}, {"pxat", SET_PXAT}};
+    *flags = 0;
+    *expire_arg = 0;
+    for (int j = first; j < c->argc; j++) {
+        int has_next = j + 1 < c->argc, matched = 0;
+        if (is_set && argIs(c, j, "nx") && !(*flags & SET_XX)) {
+            *flags |= SET_NX;
+            matched = 1;
+        } else if (is_set && argIs(c, j, "xx") && !(*flags & SET_NX)) {
+            *flags |= SET_XX;
+            matched = 1;
+        } else if (is_set && argIs(c, j, "get")) {
+            *flags |= SET_GET;
+            matched = 1;
+        } else if (is_set && argIs(c, j, "keepttl") && !(*flags & SET_EXPIRE)) {
+            *flags |= SET_KEEPTTL;
+            matched = 1;
+        } else if (!is_set && argIs(c, j, "persist") && !(*flags & SET_EXPIRE)) {
+            *flags |= SET_PERSIST;
+            matched = 1;
+        } else {
+            for (size_t i = 0; i < sizeof(expire_opts) / sizeof(expire_opts[0]); i++) {
+                int f = expire_opts[i].flag;
+                if (argIs(c, j, expire_opts[i].name) && has_next &&
+                    !(*flags & ((SET_EXPIRE & ~f) | SET_KEEPTTL | SET_PERSIST))) {
+                    *flags |= f;
+                    *expire_arg = ++j;
+                    matched = 1;
+                    break;
+                }
+            }
+        }
+        if (!matched) {
+            addReplyErrorSyntax(c);
+            return C_ERR;
+        }
+    }
+    return C_OK;
+}
+
+/* Converts the expire value found by parseStringOptions() to an absolute
+ * unix time in ms.  Zero, negative and overflowing values are invalid. */
+static int getOptionExpireAtOrReply(client *c, int flags, int expire_arg, long long *at_ms)
+{
+    int secs = (flags & (SET_EX | SET_EXAT)) != 0;
+    int rel = (flags & (SET_EX | SET_PX)) != 0;
+    return getExpireAtOrReply(c, c->argv[expire_arg], c->argvlen[expire_arg], secs, rel, 1,
+                              at_ms);
+}
 
 /* The one SET worker.  expire_at_ms is absolute (valid with SET_EXPIRE).
  * Replies: OK / nil when NX|XX fails / old value with SET_GET. */
@@ -120,33 +189,10 @@ static void setGeneric(client *c, int flags, const char *key, size_t klen, const
 
 void setCommand(client *c)
 {
-    int flags = 0;
+    int flags, expire_arg;
     long long at = 0;
-    for (int j = 3; j < c->argc; j++) {
-        int has_next = j + 1 < c->argc;
-        if (argIs(c, j, "nx") && !(flags & SET_XX)) {
-            flags |= SET_NX;
-        } else if (argIs(c, j, "xx") && !(flags & SET_NX)) {
-            flags |= SET_XX;
-        } else if (argIs(c, j, "get")) {
-            flags |= SET_GET;
-        } else if (argIs(c, j, "keepttl") && !(flags & SET_EXPIRE)) {
-            flags |= SET_KEEPTTL;
-        } else if ((argIs(c, j, "ex") || argIs(c, j, "px") || argIs(c, j, "exat") ||
-                    argIs(c, j, "pxat")) &&
-                   !(flags & (SET_EXPIRE | SET_KEEPTTL)) && has_next) {
-            int secs = argIs(c, j, "ex") || argIs(c, j, "exat");
-            int rel = argIs(c, j, "ex") || argIs(c, j, "px");
-            if (getExpireAtOrReply(c, c->argv[j + 1], c->argvlen[j + 1], secs, rel, 1, &at) !=
-                C_OK)
-                return;
-            flags |= SET_EXPIRE;
-            j++;
-        } else {
-            addReplyErrorSyntax(c);
-            return;
-        }
-    }
+    if (parseStringOptions(c, 3, 1, &flags, &expire_arg) != C_OK) return;
+    if (expire_arg && getOptionExpireAtOrReply(c, flags, expire_arg, &at) != C_OK) return;
     setGeneric(c, flags, c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2], at, 0);
 }
 
@@ -191,41 +237,28 @@ void getdelCommand(client *c)
 
 void getexCommand(client *c)
 {
+    int flags, expire_arg;
     long long at = 0;
-    int set_expire = 0, persist = 0;
-    for (int j = 2; j < c->argc; j++) {
-        int has_next = j + 1 < c->argc;
-        if (argIs(c, j, "persist") && !set_expire && !persist) {
-            persist = 1;
-        } else if ((argIs(c, j, "ex") || argIs(c, j, "px") || argIs(c, j, "exat") ||
-                    argIs(c, j, "pxat")) &&
-                   !set_expire && !persist && has_next) {
-            int secs = argIs(c, j, "ex") || argIs(c, j, "exat");
-            int rel = argIs(c, j, "ex") || argIs(c, j, "px");
-            if (getExpireAtOrReply(c, c->argv[j + 1], c->argvlen[j + 1], secs, rel, 1, &at) !=
-                C_OK)
-                return;
-            set_expire = 1;
-            j++;
-        } else {
-            addReplyErrorSyntax(c);
-            return;
-        }
-    }
+    if (parseStringOptions(c, 2, 0, &flags, &expire_arg) != C_OK) return;
     stObj *o;
     if (lookupStringWrite(c, c->argv[1], c->argvlen[1], &o) != C_OK) return;
     if (!o) {
         addReplyNull(c);
         return;
     }
+    /* As Redis, a missing key answers nil before the expire value is
+     * checked. */
+    int set_expire = expire_arg != 0;
+    if (set_expire && getOptionExpireAtOrReply(c, flags, expire_arg, &at) != C_OK) goto done;
     int ok = C_OK;
     if (set_expire && at <= (long long)c->cmd_time_ms) {
         ok = deleteKey(c, c->db, c->argv[1], c->argvlen[1], o);
-    } else if (set_expire || (persist && o->meta.expire_ms)) {
+    } else if (set_expire || ((flags & SET_PERSIST) && o->meta.expire_ms)) {
         stObj *n = newStringObj(o->val, o->vlen, set_expire ? (uint64_t)at : 0, o->meta.flags);
         ok = writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n);
     }
     if (ok == C_OK) addReplyObjValue(c, o);
+done:
     stObjRelease(o);
 }
 
