@@ -33,7 +33,7 @@ static int authenticate(client *c, const char *user, size_t ulen, const char *pa
     if (user && !(ulen == 7 && !strncmp(user, "default", 7))) goto wrong;
     if (noPasswordConfigured()) {
         if (!user) {
-            addReplyError(c, "AUTH <password> called without any password configured for the "
+            addReplyError(c, "ERR AUTH <password> called without any password configured for the "
                              "default user. Are you sure your configuration is correct?");
             return C_ERR;
         }
@@ -168,7 +168,7 @@ void helloCommand(client *c)
     }
     if (!c->authenticated) {
         addReplyError(c, "NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
                          "authenticate the client and select the RESP protocol version at the "
                          "same time");
         return;
@@ -245,6 +245,11 @@ static void clientKillCommand(client *c)
             } else if (argIs(c, i, "laddr")) {
                 f.laddr = v;
             } else if (argIs(c, i, "user")) {
+                /* "default" is the only user there is (no ACL users). */
+                if (strcmp(v, "default")) {
+                    addReplyErrorFormat(c, "No such user '%s'", v);
+                    return;
+                }
                 f.user = v;
             } else if (argIs(c, i, "type")) {
                 f.type = parseClientType(v);
@@ -300,7 +305,8 @@ static void clientListCommand(client *c)
         ids = malloc(sizeof(long long) * (c->argc - 3));
         for (int i = 3; i < c->argc; i++) {
             long long id;
-            if (!string2ll(c->argv[i], c->argvlen[i], &id) || id <= 0) {
+            /* Any integer is a valid filter (Redis checks only the syntax). */
+            if (!string2ll(c->argv[i], c->argvlen[i], &id)) {
                 free(ids);
                 addReplyError(c, "Invalid client ID");
                 return;
@@ -355,7 +361,7 @@ void clientCommand(client *c)
         sbAppend(&b, "\n", 1);
         addReplyVerbatim(c, b.buf, b.len, "txt");
         sbFree(&b);
-    } else if (argIs(c, 1, "kill")) {
+    } else if (argIs(c, 1, "kill") && c->argc >= 3) {
         clientKillCommand(c);
     } else if (argIs(c, 1, "reply") && c->argc == 3) {
         if (argIs(c, 2, "on")) {
@@ -395,7 +401,8 @@ void clientCommand(client *c)
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
     } else if (argIs(c, 1, "id") || argIs(c, 1, "setname") || argIs(c, 1, "getname") ||
-               argIs(c, 1, "info") || argIs(c, 1, "reply") || argIs(c, 1, "no-evict")) {
+               argIs(c, 1, "info") || argIs(c, 1, "reply") || argIs(c, 1, "no-evict") ||
+               argIs(c, 1, "help") || argIs(c, 1, "kill")) {
         char sub[32];
         size_t n = c->argvlen[1] < sizeof(sub) - 1 ? c->argvlen[1] : sizeof(sub) - 1;
         for (size_t i = 0; i < n; i++) sub[i] = tolower((unsigned char)c->argv[1][i]);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -139,12 +140,14 @@ static int parseExpireFlags(client *c, int *flags)
             return C_ERR;
         }
     }
+    /* Explicit "ERR ": addReplyError would take a leading "NX"/"GT" for an
+     * error code. */
     if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
-        addReplyError(c, "NX and XX, GT or LT options at the same time are not compatible");
+        addReplyError(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
         return C_ERR;
     }
     if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
-        addReplyError(c, "GT and LT options at the same time are not compatible");
+        addReplyError(c, "ERR GT and LT options at the same time are not compatible");
         return C_ERR;
     }
     return C_OK;
@@ -163,9 +166,11 @@ static void expireGeneric(client *c, int unit_seconds, int relative)
 {
     int flags;
     long long at;
+    /* Options are checked before the time, as Redis does: the error a client
+     * sees for a command with two bad arguments must be the same. */
+    if (parseExpireFlags(c, &flags) != C_OK) return;
     if (getExpireAtOrReply(c, c->argv[2], c->argvlen[2], unit_seconds, relative, 0, &at) != C_OK)
         return;
-    if (parseExpireFlags(c, &flags) != C_OK) return;
     stObj *o = lookupKeyWrite(c, c->argv[1], c->argvlen[1]);
     if (!o) {
         addReplyLongLong(c, 0);
@@ -223,13 +228,12 @@ static void ttlGeneric(client *c, int output_ms, int absolute)
         addReplyLongLong(c, -1);
         return;
     }
-    if (absolute) {
-        addReplyLongLong(c, output_ms ? (long long)at : (long long)(at / 1000));
-        return;
-    }
-    long long ttl = (long long)at - (long long)c->cmd_time_ms;
-    if (ttl < 0) ttl = 0;
-    addReplyLongLong(c, output_ms ? ttl : (ttl + 500) / 1000);
+    /* Seconds are rounded to the nearest, for EXPIRETIME too, as Redis does;
+     * unsigned so that rounding an expire-at near LLONG_MAX cannot overflow. */
+    uint64_t ms;
+    if (absolute) ms = at;
+    else ms = at > c->cmd_time_ms ? at - c->cmd_time_ms : 0;
+    addReplyLongLong(c, (long long)(output_ms ? ms : (ms + 500) / 1000));
 }
 
 void ttlCommand(client *c)
@@ -554,36 +558,88 @@ void moveCommand(client *c)
 
 /* ========================== OBJECT ======================================== */
 
+#define OBJ_SHARED_INTEGERS 10000         /* Redis shares the integers 0..9999 */
+#define OBJ_SHARED_REFCOUNT 2147483647    /* the refcount Redis reports for them */
+
 static int lfuPolicy(void)
 {
     return cfg.maxmemory_policy == MAXMEM_ALLKEYS_LFU ||
            cfg.maxmemory_policy == MAXMEM_VOLATILE_LFU;
 }
 
+/* Redis stops sharing integers when a maxmemory LRU/LFU policy needs a
+ * per-key access clock. */
+static int sharedIntegersEnabled(void)
+{
+    int lru_lfu = cfg.maxmemory_policy == MAXMEM_ALLKEYS_LRU ||
+                  cfg.maxmemory_policy == MAXMEM_VOLATILE_LRU || lfuPolicy();
+    return cfg.maxmemory == 0 || !lru_lfu;
+}
+
+/* OBJECT REFCOUNT: our objects are never shared, but clients and tests
+ * written against Redis see INT_MAX for a small integer, so report what Redis
+ * would for the same value. */
+static long long objectRefcount(const stObj *o)
+{
+    long long v;
+    if (o->meta.type == ST_TYPE_STRING && sharedIntegersEnabled() &&
+        !strcmp(objectEncodingName(o), "int") && string2ll(o->val, o->vlen, &v) && v >= 0 &&
+        v < OBJ_SHARED_INTEGERS)
+        return OBJ_SHARED_REFCOUNT;
+    return 1;
+}
+
+/* Seconds on the clock storage stamps into stObj.lru_clock (monotonic,
+ * coarse); comparing it with unix time gave idle times of decades. */
+static uint32_t lruClockNow(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)ts.tv_sec;
+}
+
+static void objectHelp(client *c)
+{
+    /* Redis's text, line for line: clients print it as is. */
+    static const char *help[] = {
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    };
+    int n = sizeof(help) / sizeof(*help);
+    addReplyArrayLen(c, n);
+    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+}
+
 void objectCommand(client *c)
 {
-    if (argIs(c, 1, "help") && c->argc == 2) {
-        const char *help[] = {
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>", "    Return the kind of internal representation used in order "
-                              "to store the value associated with a <key>.",
-            "FREQ <key>", "    Return the access frequency index of the <key>. The returned "
-                          "integer is proportional to the logarithm of the recent access "
-                          "frequency of the key.",
-            "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated "
-                              "number of seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>", "    Return the number of references of the value associated "
-                              "with the specified <key>.",
-            "HELP", "    Print this help."};
-        int n = sizeof(help) / sizeof(*help);
-        addReplyArrayLen(c, n);
-        for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    static const char *subs[] = {"help", "encoding", "freq", "idletime", "refcount"};
+    int sub = -1;
+    for (int i = 0; i < (int)(sizeof(subs) / sizeof(*subs)); i++)
+        if (argIs(c, 1, subs[i])) sub = i;
+    if (sub < 0) {
+        addReplySubcommandSyntaxError(c);
         return;
     }
-    int known = argIs(c, 1, "encoding") || argIs(c, 1, "freq") || argIs(c, 1, "idletime") ||
-                argIs(c, 1, "refcount");
-    if (!known || c->argc != 3) {
-        addReplySubcommandSyntaxError(c);
+    if (c->argc != (sub == 0 ? 2 : 3)) {
+        /* Redis names the subcommand as its table does: lower case. */
+        addReplyErrorFormat(c, "wrong number of arguments for 'object|%s' command", subs[sub]);
+        return;
+    }
+    if (sub == 0) {
+        objectHelp(c);
         return;
     }
     stObj *o = lookupKeyDb(c, c->db, c->argv[2], c->argvlen[2], LOOKUP_NOTOUCH);
@@ -591,11 +647,11 @@ void objectCommand(client *c)
         addReplyNull(c);
         return;
     }
-    if (argIs(c, 1, "encoding")) {
+    if (sub == 1) {
         addReplyBulkStr(c, objectEncodingName(o));
-    } else if (argIs(c, 1, "refcount")) {
-        addReplyLongLong(c, 1);
-    } else if (argIs(c, 1, "freq")) {
+    } else if (sub == 4) {
+        addReplyLongLong(c, objectRefcount(o));
+    } else if (sub == 2) {
         if (!lfuPolicy()) {
             addReplyError(c, "An LFU maxmemory policy is not selected, access frequency not "
                              "tracked. Please note that when switching between policies at "
@@ -609,9 +665,8 @@ void objectCommand(client *c)
                              "Please note that when switching between policies at runtime LRU "
                              "and LFU data will take some time to adjust.");
         } else {
-            uint64_t now_s = c->cmd_time_ms / 1000;
-            uint32_t clock = (uint32_t)now_s;
-            addReplyLongLong(c, o->lru_clock && clock >= o->lru_clock ? clock - o->lru_clock : 0);
+            uint32_t now = lruClockNow();
+            addReplyLongLong(c, now >= o->lru_clock ? now - o->lru_clock : 0);
         }
     }
     stObjRelease(o);

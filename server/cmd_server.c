@@ -83,7 +83,8 @@ void swapdbCommand(client *c)
         return;
     }
     if (a < 0 || a >= cfg.databases || b < 0 || b >= cfg.databases) {
-        addReplyError(c, "DB index is out of range");
+        /* "ERR" spelled out: addReplyError would take "DB" for an error code. */
+        addReplyError(c, "ERR DB index is out of range");
         return;
     }
     if (a != b && stSwapDb(server.st, (int)a, (int)b) != C_OK) {
@@ -108,7 +109,7 @@ void shutdownCommand(client *c)
             return;
         }
     }
-    serverLog(LL_WARNING, "User requested shutdown...");
+    /* main() logs "User requested shutdown..." once the loops stop. */
     server.shutdown_flush = save;
     atomic_store(&server.shutdown_asap, 1);
     for (int i = 0; i < server.nthreads; i++) eventWakeThread(&server.threads[i]);
@@ -149,6 +150,24 @@ static void slowlogFreeEntry(slowlogEntry *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* Whether argument i of the client's command is a secret that the slow log
+ * must not keep: AUTH's arguments and HELLO's AUTH username and password, as
+ * Redis redacts them. */
+static int slowlogArgIsSecret(client *c, int i)
+{
+    if (argIs(c, 0, "auth")) return i >= 1;
+    if (!argIs(c, 0, "hello")) return 0;
+    for (int j = 2; j < c->argc; j++) {
+        if (argIs(c, j, "auth") && j + 2 < c->argc) {
+            if (i == j + 1 || i == j + 2) return 1;
+            j += 2;
+        } else if (argIs(c, j, "setname")) {
+            j++;
+        }
+    }
+    return 0;
+}
+
 /* Keeps at most slowlog-max-len entries, newest first; long argument lists
  * and values are shortened as Redis does. */
 void slowlogPush(client *c, long long duration_us)
@@ -178,6 +197,9 @@ void slowlogPush(client *c, long long duration_us)
             int n = snprintf(buf, sizeof(buf), "... (%d more arguments)", c->argc - argc + 1);
             e->argv[i] = strdup(buf);
             e->argvlen[i] = n;
+        } else if (slowlogArgIsSecret(c, i)) {
+            e->argv[i] = strdup("(redacted)");
+            e->argvlen[i] = strlen("(redacted)");
         } else if (c->argvlen[i] > SLOWLOG_ENTRY_MAX_STRING) {
             strbuf s;
             sbInit(&s);
@@ -199,6 +221,26 @@ void slowlogPush(client *c, long long duration_us)
     server.slowlog_head = (server.slowlog_head + 1) % cap;
     if (server.slowlog_len < cap) server.slowlog_len++;
     pthread_mutex_unlock(&server.slowlog_lock);
+}
+
+/* Redis's two errors for a SLOWLOG call no branch accepted: a known
+ * subcommand with the wrong argument count (LEN, RESET and HELP take none;
+ * GET's count is checked in its handler), or an unknown one. */
+static void slowlogSubcommandError(client *c)
+{
+    static const char *fixed[] = {"len", "reset", "help"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++) {
+        if (argIs(c, 1, fixed[i])) {
+            addReplyErrorFormat(c, "wrong number of arguments for 'slowlog|%s' command", fixed[i]);
+            return;
+        }
+    }
+    if (argIs(c, 1, "get")) {
+        addReplyErrorFormat(c, "unknown subcommand or wrong number of arguments for '%.128s'. "
+                               "Try SLOWLOG HELP.", c->argv[1]);
+        return;
+    }
+    addReplySubcommandSyntaxError(c);
 }
 
 void slowlogCommand(client *c)
@@ -240,16 +282,20 @@ void slowlogCommand(client *c)
         }
         pthread_mutex_unlock(&server.slowlog_lock);
     } else if (argIs(c, 1, "help") && c->argc == 2) {
-        const char *help[] = {"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                              "GET [<count>]", "    Return top <count> entries from the slowlog "
-                                               "(default: 10, -1 mean all).",
-                              "LEN", "    Return the length of the slowlog.", "RESET",
-                              "    Reset the slowlog.", "HELP", "    Print this help."};
+        const char *help[] = {
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog.",
+            "HELP", "    Prints this help."};
         int n = sizeof(help) / sizeof(*help);
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
     } else {
-        addReplySubcommandSyntaxError(c);
+        slowlogSubcommandError(c);
     }
 }
 
@@ -356,7 +402,7 @@ void configCommand(client *c)
                                                          "to <value>.",
                               "RESETSTAT", "    Reset statistics reported by the INFO command.",
                               "REWRITE", "    Rewrite the configuration file.", "HELP",
-                              "    Print this help."};
+                              "    Prints this help."};
         int n = sizeof(help) / sizeof(*help);
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
@@ -375,13 +421,18 @@ void configCommand(client *c)
 
 void infoCommand(client *c)
 {
-    strbuf b;
+    /* All the section words go to genInfoString() at once so that a section
+     * named twice (or also covered by "all") is printed once, as in Redis. */
+    strbuf words, b;
+    sbInit(&words);
     sbInit(&b);
-    if (c->argc == 1) {
-        genInfoString(c, &b, "default");
-    } else {
-        for (int i = 1; i < c->argc; i++) genInfoString(c, &b, c->argv[i]);
+    if (c->argc == 1) sbAppendStr(&words, "default");
+    for (int i = 1; i < c->argc; i++) {
+        if (i > 1) sbAppendStr(&words, " ");
+        sbAppend(&words, c->argv[i], c->argvlen[i]);
     }
+    genInfoString(c, &b, words.buf ? words.buf : "");
     addReplyVerbatim(c, b.buf ? b.buf : "", b.len, "txt");
+    sbFree(&words);
     sbFree(&b);
 }

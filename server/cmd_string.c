@@ -248,9 +248,8 @@ void getexCommand(client *c)
     }
     /* As Redis, a missing key answers nil before the expire value is
      * checked. */
-    int set_expire = expire_arg != 0;
+    int ok = C_OK, set_expire = expire_arg != 0;
     if (set_expire && getOptionExpireAtOrReply(c, flags, expire_arg, &at) != C_OK) goto done;
-    int ok = C_OK;
     if (set_expire && at <= (long long)c->cmd_time_ms) {
         ok = deleteKey(c, c->db, c->argv[1], c->argvlen[1], o);
     } else if (set_expire || ((flags & SET_PERSIST) && o->meta.expire_ms)) {
@@ -273,56 +272,59 @@ void mgetCommand(client *c)
     }
 }
 
-/* MSET and MSETNX: all keys in one batch, so they apply atomically. */
+/* One key argument of MSET/MSETNX: its argv index and bytes. */
+typedef struct msetKey {
+    int arg;
+    const char *key;
+    size_t klen;
+} msetKey;
+
+/* Orders by key bytes, then by position, so equal keys sit together with
+ * their last occurrence (the value that wins) at the end of the run. */
+static int msetKeyCompare(const void *pa, const void *pb)
+{
+    const msetKey *a = pa, *b = pb;
+    int cmp = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+    if (cmp == 0 && a->klen != b->klen) cmp = a->klen < b->klen ? -1 : 1;
+    if (cmp == 0) cmp = a->arg < b->arg ? -1 : (a->arg > b->arg);
+    return cmp;
+}
+
+/* MSET and MSETNX: all keys in one batch, so they apply atomically.  A key
+ * named twice is written once with its last value; duplicates are found by
+ * sorting (O(n log n)), as clients send MSETs of many thousands of keys. */
 static void msetGeneric(client *c, int nx)
 {
     if ((c->argc % 2) == 0) {
         addReplyErrorArity(c);
         return;
     }
-    int n = (c->argc - 1) / 2;
-    stObj **olds = calloc(n, sizeof(stObj *));
-    int blocked = 0;
+    int n = (c->argc - 1) / 2, nuniq = 0, blocked = 0;
+    msetKey *keys = malloc(n * sizeof(*keys)); /* freed below */
+    stObj **olds = calloc(n, sizeof(stObj *)); /* one per unique key; released below */
     for (int i = 0; i < n; i++) {
         int k = 1 + i * 2;
-        /* A key named twice: the later value wins; its old meta is the
-         * pre-command one for the first occurrence only. */
-        int dup = 0;
-        for (int p = 0; p < i; p++) {
-            int pk = 1 + p * 2;
-            if (c->argvlen[pk] == c->argvlen[k] && !memcmp(c->argv[pk], c->argv[k], c->argvlen[k]))
-                dup = 1;
-        }
-        if (dup) continue;
-        olds[i] = lookupKeyWrite(c, c->argv[k], c->argvlen[k]);
-        if (nx && olds[i]) blocked = 1;
+        keys[i] = (msetKey){k, c->argv[k], c->argvlen[k]};
+    }
+    qsort(keys, n, sizeof(*keys), msetKeyCompare);
+    for (int i = 0; i < n; i++) {
+        if (i + 1 < n && keys[i + 1].klen == keys[i].klen &&
+            !memcmp(keys[i + 1].key, keys[i].key, keys[i].klen))
+            continue; /* a later occurrence of this key follows */
+        keys[nuniq] = keys[i];
+        olds[nuniq] = lookupKeyWrite(c, keys[i].key, keys[i].klen);
+        if (nx && olds[nuniq]) blocked = 1;
+        nuniq++;
     }
     if (blocked) {
         addReplyLongLong(c, 0);
         goto done;
     }
     stBatch *b = stBatchNew(server.st);
-    for (int i = 0; i < n; i++) {
-        int k = 1 + i * 2;
-        int last = 1; /* only the last occurrence of a key is written */
-        for (int q = i + 1; q < n; q++) {
-            int qk = 1 + q * 2;
-            if (c->argvlen[qk] == c->argvlen[k] && !memcmp(c->argv[qk], c->argv[k], c->argvlen[k]))
-                last = 0;
-        }
-        if (!last) continue;
-        /* the old meta is the one looked up for the first occurrence */
-        const stObj *old = NULL;
-        for (int p = 0; p <= i; p++) {
-            int pk = 1 + p * 2;
-            if (c->argvlen[pk] == c->argvlen[k] &&
-                !memcmp(c->argv[pk], c->argv[k], c->argvlen[k])) {
-                old = olds[p];
-                break;
-            }
-        }
+    for (int i = 0; i < nuniq; i++) {
+        int k = keys[i].arg;
         stObj *o = newStringObj(c->argv[k + 1], c->argvlen[k + 1], 0, 0);
-        stBatchPut(b, c->db, c->argv[k], c->argvlen[k], old ? &old->meta : NULL, o);
+        stBatchPut(b, c->db, c->argv[k], c->argvlen[k], olds[i] ? &olds[i]->meta : NULL, o);
         stObjRelease(o);
     }
     if (commitOrReply(c, b) == C_OK) {
@@ -330,9 +332,10 @@ static void msetGeneric(client *c, int nx)
         else addReplyOk(c);
     }
 done:
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < nuniq; i++)
         if (olds[i]) stObjRelease(olds[i]);
     free(olds);
+    free(keys);
 }
 
 void msetCommand(client *c)
@@ -521,12 +524,12 @@ done:
 
 /* ========================== Bits ========================================== */
 
-/* Parses a bit offset: 0 <= offset < 2^32 and within proto-max-bulk-len. */
+/* Parses a bit offset: 0 <= offset and its byte within proto-max-bulk-len
+ * (the only bound Redis applies: 2^32 bits at the default 512mb). */
 static int getBitOffsetOrReply(client *c, const char *s, size_t len, unsigned long long *out)
 {
     long long v;
-    if (!string2ll(s, len, &v) || v < 0 || (unsigned long long)v >> 32 ||
-        (v >> 3) >= cfg.proto_max_bulk_len) {
+    if (!string2ll(s, len, &v) || v < 0 || (v >> 3) >= cfg.proto_max_bulk_len) {
         addReplyError(c, "bit offset is not an integer or out of range");
         return C_ERR;
     }
@@ -550,10 +553,8 @@ void setbitCommand(client *c)
     size_t newlen = byte + 1 > oldlen ? byte + 1 : oldlen;
     int bit = 7 - (int)(bitoffset & 7);
     int prev = byte < oldlen ? (o->val[byte] >> bit) & 1 : 0;
-    if (prev == on && byte < oldlen) {
-        addReplyLongLong(c, prev);
-        goto done;
-    }
+    /* Written even when the bit is unchanged: Redis turns the value raw
+     * (OBJECT ENCODING) and counts a change in every case. */
     stMeta m;
     memset(&m, 0, sizeof(m));
     m.type = ST_TYPE_STRING;
@@ -565,7 +566,6 @@ void setbitCommand(client *c)
     if (on) n->val[byte] |= (char)(1 << bit);
     else n->val[byte] &= (char)~(1 << bit);
     if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) addReplyLongLong(c, prev);
-done:
     if (o) stObjRelease(o);
 }
 
@@ -611,38 +611,39 @@ static long long popcountRange(const unsigned char *p, long long from_bit, long 
     return count;
 }
 
+/* BITCOUNT and BITPOS look the key up before parsing the range, as Redis:
+ * a missing key answers even when the range arguments are invalid. */
 void bitcountCommand(client *c)
 {
     long long start = 0, end = -1;
-    int isbit = 0, ranged = 0;
-    if (c->argc == 4 || c->argc == 5) {
-        if (getLongLongOrReply(c, c->argv[2], c->argvlen[2], &start, NULL) != C_OK) return;
-        if (getLongLongOrReply(c, c->argv[3], c->argvlen[3], &end, NULL) != C_OK) return;
-        if (c->argc == 5) {
-            if (argIs(c, 4, "bit")) isbit = 1;
-            else if (!argIs(c, 4, "byte")) {
-                addReplyErrorSyntax(c);
-                return;
-            }
-        }
-        ranged = 1;
-    } else if (c->argc != 2) {
-        addReplyErrorSyntax(c);
-        return;
-    }
+    int isbit = 0;
     stObj *o;
     if (lookupStringRead(c, c->argv[1], c->argvlen[1], &o) != C_OK) return;
     if (!o) {
         addReplyLongLong(c, 0);
         return;
     }
+    if (c->argc == 4 || c->argc == 5) {
+        if (getLongLongOrReply(c, c->argv[2], c->argvlen[2], &start, NULL) != C_OK) goto done;
+        if (getLongLongOrReply(c, c->argv[3], c->argvlen[3], &end, NULL) != C_OK) goto done;
+        if (c->argc == 5) {
+            if (argIs(c, 4, "bit")) isbit = 1;
+            else if (!argIs(c, 4, "byte")) {
+                addReplyErrorSyntax(c);
+                goto done;
+            }
+        }
+    } else if (c->argc != 2) {
+        addReplyErrorSyntax(c);
+        goto done;
+    }
     long long total = (long long)o->vlen * (isbit ? 8 : 1);
     long long count = 0;
-    if (!ranged) {
-        start = 0;
-        end = total - 1;
-    }
-    if (resolveRange(&start, &end, total)) {
+    /* Redis answers 0 for two negative indexes in the wrong order before
+     * clamping them (so "-5 -100" is empty, not the first bytes); BITPOS has
+     * no such rule. */
+    int reversed = start < 0 && end < 0 && start > end;
+    if (!reversed && resolveRange(&start, &end, total)) {
         if (!isbit) {
             start *= 8;
             end = end * 8 + 7;
@@ -650,6 +651,7 @@ void bitcountCommand(client *c)
         count = popcountRange((const unsigned char *)o->val, start, end);
     }
     addReplyLongLong(c, count);
+done:
     stObjRelease(o);
 }
 
@@ -662,28 +664,29 @@ void bitposCommand(client *c)
         addReplyError(c, "The bit argument must be 1 or 0.");
         return;
     }
-    if (c->argc > 6) {
-        addReplyErrorSyntax(c);
+    stObj *o;
+    if (lookupStringRead(c, c->argv[1], c->argvlen[1], &o) != C_OK) return;
+    if (!o) {
+        /* A missing key is an infinite run of clear bits. */
+        addReplyLongLong(c, bit ? -1 : 0);
         return;
     }
+    if (c->argc > 6) {
+        addReplyErrorSyntax(c);
+        goto done;
+    }
     if (c->argc >= 4 && getLongLongOrReply(c, c->argv[3], c->argvlen[3], &start, NULL) != C_OK)
-        return;
+        goto done;
     if (c->argc >= 5) {
-        if (getLongLongOrReply(c, c->argv[4], c->argvlen[4], &end, NULL) != C_OK) return;
+        if (getLongLongOrReply(c, c->argv[4], c->argvlen[4], &end, NULL) != C_OK) goto done;
         end_given = 1;
     }
     if (c->argc == 6) {
         if (argIs(c, 5, "bit")) isbit = 1;
         else if (!argIs(c, 5, "byte")) {
             addReplyErrorSyntax(c);
-            return;
+            goto done;
         }
-    }
-    stObj *o;
-    if (lookupStringRead(c, c->argv[1], c->argvlen[1], &o) != C_OK) return;
-    if (!o) {
-        addReplyLongLong(c, bit ? -1 : 0);
-        return;
     }
     long long total = (long long)o->vlen * (isbit ? 8 : 1);
     long long pos = -1;
@@ -708,6 +711,7 @@ void bitposCommand(client *c)
         if (pos == -1 && bit == 0 && !end_given) pos = to + 1;
     }
     addReplyLongLong(c, pos);
+done:
     stObjRelease(o);
 }
 

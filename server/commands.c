@@ -213,8 +213,9 @@ void call(client *c)
     atomic_fetch_add_explicit(&cmd->calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&cmd->microseconds, dur, memory_order_relaxed);
     if (c->error_replies) atomic_fetch_add_explicit(&cmd->failed_calls, 1, memory_order_relaxed);
-    if (cfg.slowlog_log_slower_than >= 0 && dur >= cfg.slowlog_log_slower_than &&
-        !(cmd->flags & CMD_ADMIN))
+    /* Admin commands are logged too, as Redis does; AUTH and HELLO secrets
+     * are redacted by slowlogPush(). */
+    if (cfg.slowlog_log_slower_than >= 0 && dur >= cfg.slowlog_log_slower_than)
         slowlogPush(c, dur);
     c->lastcmd = cmd;
     if (clientOutputPending(c)) clientCheckOutputLimits(c, c->cmd_time_ms);
@@ -591,6 +592,35 @@ static void listCb(void *ud, redisCommand *cmd)
     if (f->emit) addReplyBulkStr(f->c, cmd->name);
 }
 
+/* COMMAND GETKEYS <command> <args...>: the key positions commands.def gives,
+ * applied to the arguments, with Redis's checks in Redis's order. */
+static void commandGetKeys(client *c)
+{
+    int argc = c->argc - 2;
+    redisCommand *cmd = commandLookup(c->argv[2], c->argvlen[2]);
+    if (!cmd) {
+        addReplyError(c, "Invalid command specified");
+        return;
+    }
+    if (cmd->firstkey <= 0) {
+        addReplyError(c, "The command has no key arguments");
+        return;
+    }
+    if (!arityOk(cmd, argc)) {
+        addReplyError(c, "Invalid number of arguments specified for command");
+        return;
+    }
+    int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
+    if (last >= argc) last = argc - 1;
+    if (last < cmd->firstkey) {
+        addReplyError(c, "Invalid arguments specified for command");
+        return;
+    }
+    addReplyArrayLen(c, (last - cmd->firstkey) / cmd->keystep + 1);
+    for (int i = cmd->firstkey; i <= last; i += cmd->keystep)
+        addReplyBulk(c, c->argv[2 + i], c->argvlen[2 + i]);
+}
+
 void commandCommand(client *c)
 {
     if (c->argc == 1) {
@@ -646,15 +676,23 @@ void commandCommand(client *c)
         addReplyArrayLen(c, f.n);
         f.emit = 1;
         commandsForEach(listCb, &f);
+    } else if (argIs(c, 1, "getkeys") && c->argc >= 3) {
+        commandGetKeys(c);
+    } else if (argIs(c, 1, "getkeys")) {
+        addReplyError(c, "wrong number of arguments for 'command|getkeys' command");
     } else if (argIs(c, 1, "help")) {
         const char *help[] = {
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)", "    Return details about all Strata commands.", "COUNT",
             "    Return the total number of commands in this server.", "LIST",
             "    Return a list of all commands in this server.", "INFO [<command-name> ...]",
-            "    Return details about multiple commands.", "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple commands.", "HELP",
-            "    Print this help."};
+            "    Return details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.", "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.", "GETKEYS <full-command>",
+            "    Return the keys from a full command.", "HELP", "    Prints this help."};
         int n = sizeof(help) / sizeof(*help);
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);

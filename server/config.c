@@ -88,6 +88,12 @@ static void *xrealloc(void *p, size_t n) {
     return r;
 }
 
+static void *xcalloc(size_t n) {
+    void *r = calloc(1, n ? n : 1);
+    if (r == NULL) abort();
+    return r;
+}
+
 static char *xstrdup(const char *s) {
     char *r = strdup(s);
     if (r == NULL) abort();
@@ -121,6 +127,9 @@ static int hexValue(int c) {
     return tolower(c) - 'a' + 10;
 }
 
+/* Escapes inside "...": the letter after '\\' and the byte it stands for. */
+static const char escLetters[] = "nrtba", escBytes[] = "\n\r\t\b\a";
+
 /* Splits a config line into arguments with Redis's quoting rules: "..." with
  * \n \r \t \b \a \\ \" \xHH escapes, '...' with only \', a closing quote
  * must be followed by a space or the end.  Returns a heap array of heap
@@ -145,15 +154,8 @@ static char **splitArgs(const char *line, int *argcp) {
                     tok[len++] = (char)(hexValue(p[2]) * 16 + hexValue(p[3]));
                     p += 3;
                 } else if (p[0] == '\\' && p[1]) {
-                    p++;
-                    switch (*p) {
-                    case 'n': tok[len++] = '\n'; break;
-                    case 'r': tok[len++] = '\r'; break;
-                    case 't': tok[len++] = '\t'; break;
-                    case 'b': tok[len++] = '\b'; break;
-                    case 'a': tok[len++] = '\a'; break;
-                    default: tok[len++] = *p; break;
-                    }
+                    const char *e = strchr(escLetters, *++p);
+                    tok[len++] = e ? escBytes[e - escLetters] : *p;
                 } else if (*p == '"') {
                     if (p[1] && !isspace((unsigned char)p[1])) goto err;
                     done = 1;
@@ -208,20 +210,19 @@ static void appendQuoted(strbuf *b, const char *s) {
     }
     sbAppend(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '\\': sbAppendStr(b, "\\\\"); break;
-        case '"': sbAppendStr(b, "\\\""); break;
-        case '\n': sbAppendStr(b, "\\n"); break;
-        case '\r': sbAppendStr(b, "\\r"); break;
-        case '\t': sbAppendStr(b, "\\t"); break;
-        case '\a': sbAppendStr(b, "\\a"); break;
-        case '\b': sbAppendStr(b, "\\b"); break;
-        default:
-            if (isprint(*p)) sbAppend(b, p, 1);
-            else sbPrintf(b, "\\x%02x", *p);
-        }
+        const char *e = memchr(escBytes, *p, sizeof(escBytes) - 1);
+        if (*p == '\\' || *p == '"') sbPrintf(b, "\\%c", *p);
+        else if (e) sbPrintf(b, "\\%c", escLetters[e - escBytes]);
+        else if (isprint(*p)) sbAppend(b, p, 1);
+        else sbPrintf(b, "\\x%02x", *p);
     }
     sbAppend(b, "\"", 1);
+}
+
+/* Empties b and makes b->buf a valid empty C string. */
+static void sbEmpty(strbuf *b) {
+    sbClear(b);
+    sbAppend(b, "", 0);
 }
 
 /* Memory size in the shortest exact unit, as Redis's rewrite writes it. */
@@ -231,6 +232,16 @@ static void appendMemory(strbuf *b, unsigned long long v) {
     else if (v && v % mb == 0) sbPrintf(b, "%llumb", v / mb);
     else if (v && v % kb == 0) sbPrintf(b, "%llukb", v / kb);
     else sbPrintf(b, "%llu", v);
+}
+
+/* Writes a parse error reason into why (CFG_REASON_LEN bytes); returns -1. */
+static int fail(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char *why, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, CFG_REASON_LEN, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 static int parseLL(const char *s, long long *out) {
@@ -251,8 +262,8 @@ enum { FT_NONE, FT_INT, FT_LL, FT_ULL, FT_STR };
 
 /* A parsed value, not yet applied.  Owns str and sp (invariant 4). */
 typedef struct cfgVal {
-    long long ll;           /* K_BOOL, K_INT, K_ENUM */
-    unsigned long long ull; /* K_MEM */
+    long long ll;           /* numeric kinds: ll and ull hold the same bits */
+    unsigned long long ull;
     char *str;              /* K_STR, K_INERT, storage-provider path */
     void *sp;               /* K_SPECIAL payload */
 } cfgVal;
@@ -264,10 +275,11 @@ typedef struct cfgEnum {
 
 /* Operations of a special directive.  parse fills a fresh value (returns 0,
  * or -1 with a reason in why); merge folds `in` into `acc` (loading: the
- * repeatable semantics above; else replace) and always frees in's parts;
- * capture copies the live state into a fresh value; store moves a value into
- * the live state (caller holds cfgMutex); format gives CONFIG GET's text;
- * lines gives CONFIG REWRITE's lines, each ending in '\n'. */
+ * repeatable semantics above; else replace) and always frees in's parts
+ * (NULL: replace); capture copies the live state into a fresh value; store
+ * moves a value into the live state (caller holds cfgMutex); format gives
+ * CONFIG GET's text; lines gives CONFIG REWRITE's lines, each ending in '\n';
+ * release frees a value's sp (NULL: free(sp)). */
 typedef struct cfgSpecial {
     int (*parse)(int argc, char **argv, cfgVal *out, char *why);
     int (*merge)(cfgVal *acc, cfgVal *in, int loading, char *why);
@@ -323,27 +335,12 @@ static void bindRelease(cfgVal *v) {
 }
 
 static int bindParse(int argc, char **argv, cfgVal *out, char *why) {
-    if (argc < 1) {
-        snprintf(why, CFG_REASON_LEN, "wrong number of arguments");
-        return -1;
-    }
-    if (argc > CFG_MAX_BIND) {
-        snprintf(why, CFG_REASON_LEN, "Too many bind addresses specified");
-        return -1;
-    }
+    if (argc < 1) return fail(why, "wrong number of arguments");
+    if (argc > CFG_MAX_BIND) return fail(why, "Too many bind addresses specified");
     bindVal *b = xrealloc(NULL, sizeof(*b));
     b->n = argc;
     for (int i = 0; i < argc; i++) b->addr[i] = xstrdup(argv[i]);
     out->sp = b;
-    return 0;
-}
-
-static int bindMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
-    (void)loading;
-    (void)why;
-    bindRelease(acc);
-    acc->sp = in->sp;
-    in->sp = NULL;
     return 0;
 }
 
@@ -381,7 +378,7 @@ static void bindLines(const char *name, const cfgVal *v, strbuf *out) {
     sbAppend(out, "\n", 1);
 }
 
-static const cfgSpecial bindOps = {bindParse, bindMerge, bindCapture, bindStore,
+static const cfgSpecial bindOps = {bindParse, NULL, bindCapture, bindStore,
                                    bindFormat, bindLines, bindRelease};
 
 /* ======================= Special: replicaof ============================= */
@@ -400,26 +397,16 @@ static void replRelease(cfgVal *v) {
     v->sp = NULL;
 }
 
-static replVal *replNew(void) {
-    replVal *r = xrealloc(NULL, sizeof(*r));
-    memset(r, 0, sizeof(*r));
-    return r;
-}
-
 static int replParse(int argc, char **argv, cfgVal *out, char *why) {
     long long port;
-    if (argc != 2) {
-        snprintf(why, CFG_REASON_LEN, "wrong number of arguments");
-        return -1;
-    }
-    replVal *r = replNew();
+    if (argc != 2) return fail(why, "wrong number of arguments");
+    replVal *r = xcalloc(sizeof(*r));
     if (!strcasecmp(argv[0], "no") && !strcasecmp(argv[1], "one")) {
         r->clear = 1;
     } else {
         if (parseLL(argv[1], &port) != 0 || port < 1 || port > 65535) {
             free(r);
-            snprintf(why, CFG_REASON_LEN, "Invalid master port");
-            return -1;
+            return fail(why, "Invalid master port");
         }
         r->m[0].host = xstrdup(argv[0]);
         r->m[0].port = (int)port;
@@ -443,9 +430,8 @@ static int replMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
             if (!strcasecmp(a->m[j].host, b->m[i].host) && a->m[j].port == b->m[i].port) dup = 1;
         if (dup) continue;
         if (a->n == CFG_MAX_REPLICAOF) {
-            snprintf(why, CFG_REASON_LEN, "Too many masters (at most %d)", CFG_MAX_REPLICAOF);
             replRelease(in);
-            return -1;
+            return fail(why, "Too many masters (at most %d)", CFG_MAX_REPLICAOF);
         }
         a->m[a->n].host = b->m[i].host;
         a->m[a->n].port = b->m[i].port;
@@ -457,7 +443,7 @@ static int replMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
 }
 
 static void replCapture(cfgVal *out) {
-    replVal *r = replNew();
+    replVal *r = xcalloc(sizeof(*r));
     r->n = cfg.replicaof_count;
     for (int i = 0; i < r->n; i++) {
         r->m[i].host = xstrdup(cfg.replicaof[i].host);
@@ -500,11 +486,6 @@ typedef struct cobVal {
     cfgCobLimit lim[CFG_COB_CLASSES];
 } cobVal;
 
-static void cobRelease(cfgVal *v) {
-    free(v->sp);
-    v->sp = NULL;
-}
-
 static int cobClass(const char *s) {
     if (!strcasecmp(s, "normal")) return CFG_COB_NORMAL;
     if (!strcasecmp(s, "replica") || !strcasecmp(s, "slave")) return CFG_COB_REPLICA;
@@ -515,26 +496,23 @@ static int cobClass(const char *s) {
 /* "<class> <hard> <soft> <seconds>", repeated; Redis's error texts. */
 static int cobParse(int argc, char **argv, cfgVal *out, char *why) {
     cobVal *c;
-    if (argc == 0 || argc % 4) {
-        snprintf(why, CFG_REASON_LEN, "Wrong number of arguments in buffer limit configuration.");
-        return -1;
-    }
-    c = xrealloc(NULL, sizeof(*c));
-    memset(c, 0, sizeof(*c));
+    if (argc == 1 && argv[0][0] == '\0') argc = 0;  /* "": no class changes */
+    if (argc % 4)
+        return fail(why, "Wrong number of arguments in buffer limit configuration.");
+    c = xcalloc(sizeof(*c));
     for (int i = 0; i < argc; i += 4) {
         int cls = cobClass(argv[i]);
         unsigned long long hard, soft;
         long long secs;
         if (cls < 0) {
-            snprintf(why, CFG_REASON_LEN,
-                     "Invalid client class specified in buffer limit configuration.");
-            goto err;
+            free(c);
+            return fail(why, "Invalid client class specified in buffer limit configuration.");
         }
         if (cfgParseMemory(argv[i + 1], &hard) || cfgParseMemory(argv[i + 2], &soft) ||
             parseLL(argv[i + 3], &secs) || secs < 0) {
-            snprintf(why, CFG_REASON_LEN,
-                     "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
-            goto err;
+            free(c);
+            return fail(why, "Error in hard, soft or soft_seconds setting in buffer limit "
+                             "configuration.");
         }
         c->mask |= 1 << cls;
         c->lim[cls].hard_bytes = hard;
@@ -543,9 +521,6 @@ static int cobParse(int argc, char **argv, cfgVal *out, char *why) {
     }
     out->sp = c;
     return 0;
-err:
-    free(c);
-    return -1;
 }
 
 /* Classes not named keep their limits, in files and in CONFIG SET alike. */
@@ -556,7 +531,8 @@ static int cobMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
     for (int i = 0; i < CFG_COB_CLASSES; i++)
         if (b->mask & (1 << i)) a->lim[i] = b->lim[i];
     a->mask |= b->mask;
-    cobRelease(in);
+    free(b);
+    in->sp = NULL;
     return 0;
 }
 
@@ -571,7 +547,8 @@ static void cobStore(cfgVal *v) {
     cobVal *c = v->sp;
     for (int i = 0; i < CFG_COB_CLASSES; i++)
         if (c->mask & (1 << i)) cfg.cob[i] = c->lim[i];
-    cobRelease(v);
+    free(c);
+    v->sp = NULL;
 }
 
 static const char *const cobGetNames[CFG_COB_CLASSES] = {"normal", "slave", "pubsub"};
@@ -596,7 +573,7 @@ static void cobLines(const char *name, const cfgVal *v, strbuf *out) {
 }
 
 static const cfgSpecial cobOps = {cobParse, cobMerge, cobCapture, cobStore,
-                                  cobFormat, cobLines, cobRelease};
+                                  cobFormat, cobLines, NULL};
 
 /* =========================== Special: save =============================== */
 
@@ -610,8 +587,7 @@ static void saveRelease(cfgVal *v) {
 
 /* "<seconds> <changes>" pairs; "" (or nothing) means no save points. */
 static int saveParse(int argc, char **argv, cfgVal *out, char *why) {
-    saveVal *s = xrealloc(NULL, sizeof(*s));
-    memset(s, 0, sizeof(*s));
+    saveVal *s = xcalloc(sizeof(*s));
     if (argc == 1 && argv[0][0] == '\0') argc = 0;
     if (argc % 2) goto err;
     s->p = xrealloc(NULL, sizeof(savePoint) * (size_t)(argc / 2 + 1));
@@ -627,8 +603,7 @@ static int saveParse(int argc, char **argv, cfgVal *out, char *why) {
 err:
     free(s->p);
     free(s);
-    snprintf(why, CFG_REASON_LEN, "Invalid save parameters");
-    return -1;
+    return fail(why, "Invalid save parameters");
 }
 
 static int saveMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
@@ -637,7 +612,7 @@ static int saveMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
     if (!loading || !a->seen || b->n == 0) a->n = 0;
     if (loading) a->seen = 1;
     a->p = xrealloc(a->p, sizeof(savePoint) * (size_t)(a->n + b->n + 1));
-    memcpy(a->p + a->n, b->p, sizeof(savePoint) * (size_t)b->n);
+    if (b->n) memcpy(a->p + a->n, b->p, sizeof(savePoint) * (size_t)b->n);
     a->n += b->n;
     saveRelease(in);
     return 0;
@@ -647,7 +622,7 @@ static void saveCapture(cfgVal *out) {
     saveVal *s = xrealloc(NULL, sizeof(*s));
     *s = gSave;
     s->p = xrealloc(NULL, sizeof(savePoint) * (size_t)(gSave.n + 1));
-    memcpy(s->p, gSave.p, sizeof(savePoint) * (size_t)gSave.n);
+    if (gSave.n) memcpy(s->p, gSave.p, sizeof(savePoint) * (size_t)gSave.n);
     out->sp = s;
 }
 
@@ -680,28 +655,13 @@ static const cfgSpecial saveOps = {saveParse, saveMerge, saveCapture, saveStore,
 /* "storage-provider flash <path>" sets cfg.storage_path; "none" clears it
  * (storage then lives in <dir>/strata-data).  The path travels in v->str. */
 
-static void storageRelease(cfgVal *v) {
-    free(v->str);
-    v->str = NULL;
-}
-
 static int storageParse(int argc, char **argv, cfgVal *out, char *why) {
     if (argc == 2 && !strcasecmp(argv[0], "flash") && argv[1][0]) {
         out->str = xstrdup(argv[1]);
         return 0;
     }
     if (argc == 1 && !strcasecmp(argv[0], "none")) return 0;
-    snprintf(why, CFG_REASON_LEN, "argument must be 'flash <path>' or 'none'");
-    return -1;
-}
-
-static int storageMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
-    (void)loading;
-    (void)why;
-    free(acc->str);
-    acc->str = in->str;
-    in->str = NULL;
-    return 0;
+    return fail(why, "argument must be 'flash <path>' or 'none'");
 }
 
 static void storageCapture(cfgVal *out) {
@@ -730,8 +690,8 @@ static void storageLines(const char *name, const cfgVal *v, strbuf *out) {
     sbAppend(out, "\n", 1);
 }
 
-static const cfgSpecial storageOps = {storageParse, storageMerge, storageCapture, storageStore,
-                                      storageFormat, storageLines, storageRelease};
+static const cfgSpecial storageOps = {storageParse, NULL, storageCapture, storageStore,
+                                      storageFormat, storageLines, NULL};
 
 /* ========================= The directive table ========================== */
 
@@ -823,9 +783,7 @@ static const cfgDirective directives[] = {
 static char *inertValue[N_DIRECTIVES];          /* K_INERT values, heap */
 static unsigned char warned[N_DIRECTIVES];      /* inert warning given */
 
-static int dirIndex(const cfgDirective *d) {
-    return (int)(d - directives);
-}
+#define dirIndex(d) ((int)((d) - directives))
 
 /* Case-insensitive lookup by name or alias; NULL if unknown. */
 static const cfgDirective *lookupDirective(const char *name) {
@@ -838,31 +796,36 @@ static const cfgDirective *lookupDirective(const char *name) {
 
 /* ===================== Generic value operations ========================= */
 
-static long long readInt(const cfgDirective *d) {
-    switch (d->ft) {
-    case FT_INT: return *(int *)d->field;
-    case FT_LL: return *(long long *)d->field;
-    default: return (long long)*(unsigned long long *)d->field;
-    }
+/* Numbers: a cfgVal carries both ll and ull (the same bits), whatever the
+ * kind, so any field type can take any numeric kind. */
+static void readNumber(const cfgDirective *d, cfgVal *v) {
+    if (d->ft == FT_INT) v->ll = *(int *)d->field;
+    else if (d->ft == FT_LL) v->ll = *(long long *)d->field;
+    else v->ll = (long long)*(unsigned long long *)d->field;
+    v->ull = (unsigned long long)v->ll;
 }
 
-static unsigned long long readMem(const cfgDirective *d) {
-    if (d->ft == FT_LL) return (unsigned long long)*(long long *)d->field;
-    return *(unsigned long long *)d->field;
-}
-
-static void writeNumber(const cfgDirective *d, long long ll, unsigned long long ull, int mem) {
-    switch (d->ft) {
-    case FT_INT: *(int *)d->field = (int)ll; break;
-    case FT_LL: *(long long *)d->field = mem ? (long long)ull : ll; break;
-    case FT_ULL: *(unsigned long long *)d->field = mem ? ull : (unsigned long long)ll; break;
-    }
+static void writeNumber(const cfgDirective *d, const cfgVal *v) {
+    if (d->ft == FT_INT) *(int *)d->field = (int)v->ll;
+    else if (d->ft == FT_LL) *(long long *)d->field = v->ll;
+    else *(unsigned long long *)d->field = v->ull;
 }
 
 static void freeValue(const cfgDirective *d, cfgVal *v) {
-    if (d->kind == K_SPECIAL) d->sp->release(v);
+    if (d->kind == K_SPECIAL && d->sp->release) d->sp->release(v);
+    free(v->sp);
     free(v->str);
+    v->sp = NULL;
     v->str = NULL;
+}
+
+/* Folds a parsed value into acc (see cfgSpecial.merge); consumes in. */
+static int mergeValue(const cfgDirective *d, cfgVal *acc, cfgVal *in, int loading, char *why) {
+    if (d->kind == K_SPECIAL && d->sp->merge) return d->sp->merge(acc, in, loading, why);
+    freeValue(d, acc);
+    *acc = *in;
+    memset(in, 0, sizeof(*in));
+    return 0;
 }
 
 static void enumReason(const cfgEnum *e, char *why) {
@@ -877,46 +840,28 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
     memset(out, 0, sizeof(*out));
     if (d->kind == K_SPECIAL) return d->sp->parse(argc, argv, out, why);
     if (d->flags & F_FILEONLY) return 0;
-    if (argc != 1 && !(d->kind == K_INERT && d->inert == 's' && argc > 1)) {
-        snprintf(why, CFG_REASON_LEN, "wrong number of arguments");
-        return -1;
-    }
+    if (argc != 1 && !(d->kind == K_INERT && d->inert == 's' && argc > 1))
+        return fail(why, "wrong number of arguments");
     const char *s = argv[0];
-    int kind = d->kind;
-    if (kind == K_INERT && d->inert == 'b') kind = K_BOOL;
-    if (kind == K_INERT && d->inert == 'i') kind = K_INT;
-    if (kind == K_INERT && d->inert == 'm') kind = K_MEM;
+    int kind = d->kind != K_INERT ? d->kind : d->inert == 'b' ? K_BOOL : d->inert == 'i' ? K_INT
+                                            : d->inert == 'm' ? K_MEM : K_INERT;
 
     switch (kind) {
     case K_BOOL:
         if (!strcasecmp(s, "yes")) out->ll = 1;
         else if (!strcasecmp(s, "no")) out->ll = 0;
-        else {
-            snprintf(why, CFG_REASON_LEN, "argument must be 'yes' or 'no'");
-            return -1;
-        }
+        else return fail(why, "argument must be 'yes' or 'no'");
         break;
     case K_INT:
-        if (parseLL(s, &out->ll) != 0) {
-            snprintf(why, CFG_REASON_LEN, "argument couldn't be parsed into an integer");
-            return -1;
-        }
-        if (d->kind == K_INT && (out->ll < d->min || out->ll > d->max)) {
-            snprintf(why, CFG_REASON_LEN, "argument must be between %lld and %lld inclusive",
-                     d->min, d->max);
-            return -1;
-        }
+        if (parseLL(s, &out->ll) != 0)
+            return fail(why, "argument couldn't be parsed into an integer");
+        if (d->kind == K_INT && (out->ll < d->min || out->ll > d->max))
+            return fail(why, "argument must be between %lld and %lld inclusive", d->min, d->max);
         break;
     case K_MEM:
-        if (cfgParseMemory(s, &out->ull) != 0) {
-            snprintf(why, CFG_REASON_LEN, "argument must be a memory value");
-            return -1;
-        }
-        if (d->kind == K_MEM && (out->ull < d->umin || out->ull > d->umax)) {
-            snprintf(why, CFG_REASON_LEN, "argument must be between %llu and %llu inclusive",
-                     d->umin, d->umax);
-            return -1;
-        }
+        if (cfgParseMemory(s, &out->ull) != 0) return fail(why, "argument must be a memory value");
+        if (d->kind == K_MEM && (out->ull < d->umin || out->ull > d->umax))
+            return fail(why, "argument must be between %llu and %llu inclusive", d->umin, d->umax);
         break;
     case K_ENUM:
         for (int i = 0; d->enums[i].name; i++) {
@@ -941,6 +886,8 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
         return 0;
     }
     }
+    if (kind == K_MEM) out->ll = (long long)out->ull;
+    else out->ull = (unsigned long long)out->ll;
     /* Inert numbers and booleans are stored in their canonical text. */
     if (d->kind == K_INERT) {
         if (d->inert == 'b') out->str = xstrdup(out->ll ? "yes" : "no");
@@ -948,6 +895,22 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
         else out->str = heapPrintf("%llu", out->ull);
     }
     return 0;
+}
+
+/* parseValue() for words as given: a multi-word directive whose words come
+ * in one argument (save "3600 1 300 100", --replicaof "host port", CONFIG SET
+ * values) has it split first, as Redis 7.0 does. */
+static int parseWords(const cfgDirective *d, int argc, char **argv, cfgVal *out, char *why) {
+    int n, rc;
+    char **words;
+
+    memset(out, 0, sizeof(*out));
+    if (!(d->flags & F_SPLIT) || argc != 1 || argv[0][0] == '\0')
+        return parseValue(d, argc, argv, out, why);
+    if ((words = splitArgs(argv[0], &n)) == NULL) return fail(why, "Unbalanced quotes");
+    rc = parseValue(d, n, words, out, why);
+    freeArgs(words, n);
+    return rc;
 }
 
 /* Parses the directive's default (an empty default is one empty word). */
@@ -962,13 +925,7 @@ static void parseDefault(const cfgDirective *d, cfgVal *out) {
         out->str = xstrdup(d->def);
         return;
     }
-    if (d->def[0] == '\0') {
-        argv = xrealloc(NULL, sizeof(char *));
-        argv[0] = xstrdup("");
-        argc = 1;
-    } else {
-        argv = splitArgs(d->def, &argc);
-    }
+    argv = splitArgs(d->def[0] ? d->def : "\"\"", &argc);
     if (parseValue(d, argc, argv, out, why) != 0) abort(); /* a bad table row */
     freeArgs(argv, argc);
 }
@@ -977,8 +934,7 @@ static void parseDefault(const cfgDirective *d, cfgVal *out) {
 static void captureValue(const cfgDirective *d, cfgVal *out) {
     memset(out, 0, sizeof(*out));
     switch (d->kind) {
-    case K_BOOL: case K_INT: case K_ENUM: out->ll = readInt(d); break;
-    case K_MEM: out->ull = readMem(d); break;
+    case K_BOOL: case K_INT: case K_ENUM: case K_MEM: readNumber(d, out); break;
     case K_STR: {
         char *s = *(char **)d->field;
         out->str = s ? xstrdup(s) : NULL;
@@ -998,8 +954,7 @@ static int applyValue(const cfgDirective *d, cfgVal *v, int loading, char *why) 
     int rc = 0;
     pthread_mutex_lock(&cfgMutex);
     switch (d->kind) {
-    case K_BOOL: case K_INT: case K_ENUM: writeNumber(d, v->ll, 0, 0); break;
-    case K_MEM: writeNumber(d, 0, v->ull, 1); break;
+    case K_BOOL: case K_INT: case K_ENUM: case K_MEM: writeNumber(d, v); break;
     case K_STR: {
         char **f = d->field;
         retireString(*f);
@@ -1009,8 +964,8 @@ static int applyValue(const cfgDirective *d, cfgVal *v, int loading, char *why) 
     }
     case K_SPECIAL: {
         cfgVal cur;
-        d->sp->capture(&cur);
-        if (d->sp->merge(&cur, v, loading, why) != 0) rc = -1;
+        captureValue(d, &cur);
+        if (mergeValue(d, &cur, v, loading, why) != 0) rc = -1;
         else d->sp->store(&cur);
         freeValue(d, &cur);
         break;
@@ -1104,7 +1059,7 @@ static int applyArgv(int argc, char **argv, const char *origin, int depth, char 
         }
         return loadFileDepth(argv[1], depth + 1, err);
     }
-    if (parseValue(d, argc - 1, argv + 1, &v, why) != 0) {
+    if (parseWords(d, argc - 1, argv + 1, &v, why) != 0) {
         *err = loadError(origin, argv[0], why);
         return -1;
     }
@@ -1121,31 +1076,30 @@ static int applyArgv(int argc, char **argv, const char *origin, int depth, char 
  * missing_ok, in which case it has no lines. */
 static char **readLines(const char *path, int missing_ok, int *nlines) {
     FILE *fp = fopen(path, "r");
-    char **lines = NULL, *buf = NULL;
+    char **lines = xcalloc(sizeof(char *)), *buf = NULL;
     size_t cap = 0;
     ssize_t len;
-    int n = 0;
+    int n = 0, failed = fp == NULL && !(missing_ok && errno == ENOENT);
 
-    *nlines = 0;
-    if (fp == NULL) {
-        if (missing_ok && errno == ENOENT) return xrealloc(NULL, sizeof(char *));
-        return NULL;
-    }
-    while ((len = getline(&buf, &cap, fp)) >= 0) {
+    while (fp && (len = getline(&buf, &cap, fp)) >= 0) {
         if (len > 0 && buf[len - 1] == '\n') buf[len - 1] = '\0';
         lines = xrealloc(lines, sizeof(char *) * (size_t)(n + 1));
         lines[n++] = xstrdup(buf);
     }
-    int failed = ferror(fp);
+    if (fp && ferror(fp)) failed = errno = EIO;
     free(buf);
-    fclose(fp);
+    if (fp) fclose(fp);
     if (failed) {
         freeArgs(lines, n);
-        errno = EIO;
         return NULL;
     }
     *nlines = n;
-    return lines ? lines : xrealloc(NULL, sizeof(char *));
+    return lines;
+}
+
+/* A command-line word that starts an option: "--name" (not "--" alone). */
+static int isOption(const char *s) {
+    return s[0] == '-' && s[1] == '-' && s[2] != '\0';
 }
 
 /* Trims a line in place; returns NULL for comments and blank lines. */
@@ -1187,14 +1141,6 @@ static int loadFileDepth(const char *path, int depth, char **err) {
 
 /* ============================ Rewrite =================================== */
 
-/* Lines of the current value, or of the value the old file's lines give. */
-static void currentLines(const cfgDirective *d, strbuf *out) {
-    cfgVal v;
-    captureValue(d, &v);
-    valueLines(d, &v, out);
-    freeValue(d, &v);
-}
-
 /* Folds the old file's lines for d (line numbers in idx) over the default
  * with loading semantics, as a restart would.  Returns -1 if a line no longer
  * parses (then it is rewritten anyway). */
@@ -1210,14 +1156,9 @@ static int fileLines(const cfgDirective *d, char **lines, const int *idx, int n,
         char **argv = splitArgs(directiveText(copy), &argc);
         cfgVal v;
         free(copy);
-        if (argv == NULL || parseValue(d, argc - 1, argv + 1, &v, why) != 0) {
+        if (argv == NULL || parseWords(d, argc - 1, argv + 1, &v, why) != 0 ||
+            mergeValue(d, &acc, &v, 1, why) != 0)
             rc = -1;
-        } else if (d->kind == K_SPECIAL) {
-            if (d->sp->merge(&acc, &v, 1, why) != 0) rc = -1;
-        } else {
-            freeValue(d, &acc);
-            acc = v;
-        }
         if (argv) freeArgs(argv, argc);
     }
     if (rc == 0) valueLines(d, &acc, out);
@@ -1261,13 +1202,9 @@ err:
 
 /* ============================ Public API ================================ */
 
-void cfgLock(void) {
-    pthread_mutex_lock(&cfgMutex);
-}
+void cfgLock(void) { pthread_mutex_lock(&cfgMutex); }
 
-void cfgUnlock(void) {
-    pthread_mutex_unlock(&cfgMutex);
-}
+void cfgUnlock(void) { pthread_mutex_unlock(&cfgMutex); }
 
 int cfgParseMemory(const char *s, unsigned long long *out) {
     static const struct {
@@ -1344,32 +1281,24 @@ int cfgApplyDirective(int argc, char **argv, const char *origin, char **err) {
     return applyArgv(argc, argv, origin, 0, err);
 }
 
-static int isOption(const char *s) {
-    return s[0] == '-' && s[1] == '-' && s[2] != '\0';
-}
-
 int cfgParseArgs(int argc, char **argv, const char **action, char **err) {
-    int j = 0;
+    int j = (argc > 0 && !isOption(argv[0])) ? 1 : 0;  /* the config file */
 
-    if (argc > 0 && (!strcmp(argv[0], "-v") || !strcmp(argv[0], "--version"))) {
-        *action = "version";
-        return 1;
-    }
-    if (argc > 0 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
-        *action = "help";
-        return 1;
-    }
-    if (argc > 0 && !isOption(argv[0])) j = 1;  /* the config file */
-    for (int k = j; k < argc; k++) {
-        if (k == j && !isOption(argv[k])) {
-            *err = heapPrintf("command line: unexpected argument '%s' (options are --name value)",
-                              argv[k]);
-            return -1;
-        }
-        if (!strcasecmp(argv[k], "--version") || !strcasecmp(argv[k], "--help")) {
-            *action = !strcasecmp(argv[k], "--version") ? "version" : "help";
+    for (int k = 0; k < argc; k++) {
+        int first = k == 0;
+        if ((first && !strcmp(argv[k], "-v")) || !strcasecmp(argv[k], "--version")) {
+            *action = "version";
             return 1;
         }
+        if ((first && !strcmp(argv[k], "-h")) || !strcasecmp(argv[k], "--help")) {
+            *action = "help";
+            return 1;
+        }
+    }
+    if (j < argc && !isOption(argv[j])) {
+        *err = heapPrintf("command line: unexpected argument '%s' (options are --name value)",
+                          argv[j]);
+        return -1;
     }
     if (j == 1 && cfgLoadFile(argv[0], err) != 0) return -1;
 
@@ -1390,6 +1319,7 @@ int cfgParseArgs(int argc, char **argv, const char **action, char **err) {
     return 0;
 }
 
+/* emit runs under cfgMutex, so it must not call back into this file. */
 void cfgGet(const char *pattern, void (*emit)(void *ud, const char *name, const char *value),
             void *ud) {
     size_t plen = strlen(pattern);
@@ -1409,8 +1339,7 @@ void cfgGet(const char *pattern, void (*emit)(void *ud, const char *name, const 
             if (!formatted) {
                 cfgVal v;
                 captureValue(d, &v);
-                sbClear(&b);
-                sbAppend(&b, "", 0);
+                sbEmpty(&b);
                 formatValue(d, &v, &b);
                 freeValue(d, &v);
                 formatted = 1;
@@ -1458,23 +1387,7 @@ int cfgSet(int n, char **names, char **values, char **err) {
     }
     /* Pass 2: parse every value; nothing is applied yet (invariant 1). */
     for (; parsed < n; parsed++) {
-        const cfgDirective *d = ds[parsed];
-        int argc = 1, ok;
-        char **argv = &values[parsed];
-
-        if (d->flags & F_SPLIT) {
-            argv = splitArgs(values[parsed], &argc);
-            if (argv == NULL) {
-                snprintf(why, CFG_REASON_LEN, "Unbalanced quotes");
-                ok = -1;
-            } else {
-                ok = parseValue(d, argc, argv, &vals[parsed], why);
-                freeArgs(argv, argc);
-            }
-        } else {
-            ok = parseValue(d, argc, argv, &vals[parsed], why);
-        }
-        if (ok != 0) {
+        if (parseWords(ds[parsed], 1, &values[parsed], &vals[parsed], why) != 0) {
             *err = heapPrintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                               names[parsed], why);
             goto done;
@@ -1509,8 +1422,8 @@ int cfgRewrite(char **err) {
         *err = heapPrintf("ERR Rewriting config file: %s", strerror(errno));
         return -1;
     }
-    /* owner[i]: directive index of line i, -1 for text kept as is;
-     * -2 drops the line, -3 - k replaces it with directive k's lines. */
+    /* owner[i]: directive index of line i, -1 for text kept as is, -2 for a
+     * dropped duplicate; repl[i]: the new text of a replaced line. */
     owner = xrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
     idx = xrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
     int hasMarker = 0;
@@ -1541,27 +1454,27 @@ int cfgRewrite(char **err) {
         if (d->kind == K_INCLUDE || (d->flags & F_FILEONLY)) continue;
         for (int i = 0; i < nlines; i++)
             if (owner[i] == k) idx[n++] = i;
-        sbClear(&cur);
-        sbAppend(&cur, "", 0);
-        sbClear(&old);
-        sbAppend(&old, "", 0);
-        currentLines(d, &cur);
+        sbEmpty(&cur);
+        sbEmpty(&old);
+        cfgVal v;
+        captureValue(d, &v);
+        valueLines(d, &v, &cur);
+        freeValue(d, &v);
         if (n > 0) {
             /* Unchanged directives keep their lines, comments and spelling. */
             if (fileLines(d, lines, idx, n, &old) == 0 && !strcmp(old.buf, cur.buf)) continue;
             repl[idx[0]] = xstrdup(cur.buf);
             for (int m = 1; m < n; m++) owner[idx[m]] = -2;
         } else {
-            cfgVal def;
-            parseDefault(d, &def);
-            valueLines(d, &def, &old);
-            freeValue(d, &def);
+            parseDefault(d, &v);
+            valueLines(d, &v, &old);
+            freeValue(d, &v);
             if (strcmp(old.buf, cur.buf)) sbAppendStr(&appended, cur.buf);
         }
     }
     pthread_mutex_unlock(&cfgMutex);
 
-    sbAppend(&out, "", 0);
+    sbEmpty(&out);
     for (int i = 0; i < nlines; i++) {
         if (owner[i] == -2) continue;
         if (repl[i]) sbAppendStr(&out, repl[i]);
@@ -1591,9 +1504,7 @@ const char *cfgFilePath(void) {
 
 /* ===================== Weak hooks (the server overrides) ================= */
 
-__attribute__((weak)) void cfgOnChange(const char *name) {
-    (void)name;
-}
+__attribute__((weak)) void cfgOnChange(const char *name) { (void)name; }
 
 __attribute__((weak)) void cfgWarn(const char *fmt, ...) {
     va_list ap;

@@ -98,8 +98,8 @@ const char *objectEncodingName(const stObj *o)
 void debugCommand(client *c)
 {
     if (argIs(c, 1, "sleep") && c->argc == 3) {
-        double secs;
-        if (getDoubleOrReply(c, c->argv[2], c->argvlen[2], &secs, NULL) != C_OK) return;
+        /* As Redis: strtod, so a malformed duration sleeps 0 seconds. */
+        double secs = strtod(c->argv[2], NULL);
         if (secs > 0) usleep((useconds_t)(secs * 1e6));
         addReplyOk(c);
     } else if (argIs(c, 1, "digest") && c->argc == 2) {
@@ -154,11 +154,14 @@ void debugCommand(client *c)
             "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in the "
                                        "background.",
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
-            "HELP", "    Print this help."};
+            "HELP", "    Prints this help."};
         int n = sizeof(help) / sizeof(*help);
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
     } else {
-        addReplySubcommandSyntaxError(c);
+        /* DEBUG is not a container command in Redis, so unknown subcommands
+         * and wrong argument counts share this one message. */
+        addReplyErrorFormat(c, "unknown subcommand or wrong number of arguments for '%.128s'. "
+                               "Try DEBUG HELP.", c->argv[1]);
     }
 }

@@ -1,6 +1,7 @@
 /* info.c - the INFO text: sections server, clients, memory, persistence,
- * stats, replication, cpu, keyspace and commandstats with Redis's field
- * names, so exporters and client ready checks parse it unchanged. */
+ * stats, replication, cpu, modules, commandstats, cluster and keyspace with
+ * Redis's field names, so exporters and client ready checks parse it
+ * unchanged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +52,6 @@ static size_t allocatedBytes(size_t *resident)
 static _Atomic size_t peakMemory;
 
 /* ========================== Sections ====================================== */
-
-static int sectionWanted(const char *want, const char *name, int is_default)
-{
-    if (!strcasecmp(want, "all") || !strcasecmp(want, "everything")) return 1;
-    if (!strcasecmp(want, "default")) return is_default;
-    return !strcasecmp(want, name);
-}
 
 static void infoServer(strbuf *b)
 {
@@ -112,6 +106,13 @@ static void infoClients(strbuf *b)
              "tracking_clients:0\r\n"
              "clients_in_timeout_table:0\r\n",
              atomic_load(&server.nclients), cfg.maxclients);
+    /* Which event loop holds how many connections: the kernel spreads them
+     * over the SO_REUSEPORT listeners, and this shows it did. */
+    sbAppendStr(b, "server_thread_clients:");
+    for (int i = 0; i < server.nthreads; i++)
+        sbPrintf(b, "%st%d=%d", i ? "," : "", i,
+                 __atomic_load_n(&server.threads[i].nclients, __ATOMIC_RELAXED));
+    sbAppendStr(b, "\r\n");
 }
 
 static void infoMemory(strbuf *b)
@@ -287,6 +288,16 @@ static void infoKeyspace(strbuf *b)
     }
 }
 
+static void infoModules(strbuf *b)
+{
+    sbAppendStr(b, "# Modules\r\n");
+}
+
+static void infoCluster(strbuf *b)
+{
+    sbAppendStr(b, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
 static void commandStatCb(void *ud, redisCommand *cmd)
 {
     strbuf *b = ud;
@@ -300,32 +311,51 @@ static void commandStatCb(void *ud, redisCommand *cmd)
              cmd->name, calls, us, calls ? (double)us / calls : 0.0, rejected, failed);
 }
 
+static void infoCommandstats(strbuf *b)
+{
+    sbAppendStr(b, "# Commandstats\r\n");
+    commandsForEach(commandStatCb, b);
+}
+
 /* ========================== Public ======================================== */
 
-/* Appends the sections selected by `section` (a name, "default", "all" or
- * "everything"), separated by blank lines as Redis does. */
-void genInfoString(client *c, strbuf *b, const char *section)
+/* Whether the word (a section name, "default", "all" or "everything") selects
+ * the section. */
+static int sectionSelectedBy(const char *word, size_t len, const char *name, int is_default)
 {
-    struct {
+    if ((len == 3 && !strncasecmp(word, "all", 3)) || (len == 10 && !strncasecmp(word, "everything", 10)))
+        return 1;
+    if (len == 7 && !strncasecmp(word, "default", 7)) return is_default;
+    return len == strlen(name) && !strncasecmp(word, name, len);
+}
+
+/* Appends the sections that `sections` selects: space-separated words, each a
+ * section name, "default", "all" or "everything".  Every section appears at
+ * most once, in Redis's order, separated by blank lines as Redis does. */
+void genInfoString(client *c, strbuf *b, const char *sections)
+{
+    (void)c;
+    static const struct {
         const char *name;
         void (*fn)(strbuf *);
         int is_default;
-    } sections[] = {{"server", infoServer, 1},
-                    {"clients", infoClients, 1},
-                    {"memory", infoMemory, 1},
-                    {"persistence", infoPersistence, 1},
-                    {"stats", infoStats, 1},
-                    {"replication", infoReplication, 1},
-                    {"cpu", infoCpu, 1},
-                    {"keyspace", infoKeyspace, 1}};
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-        if (!sectionWanted(section, sections[i].name, sections[i].is_default)) continue;
+    } table[] = {{"server", infoServer, 1},         {"clients", infoClients, 1},
+                 {"memory", infoMemory, 1},         {"persistence", infoPersistence, 1},
+                 {"stats", infoStats, 1},           {"replication", infoReplication, 1},
+                 {"cpu", infoCpu, 1},               {"modules", infoModules, 1},
+                 {"commandstats", infoCommandstats, 0}, {"cluster", infoCluster, 1},
+                 {"keyspace", infoKeyspace, 1}};
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        int wanted = 0;
+        for (const char *p = sections; *p && !wanted;) {
+            while (*p == ' ') p++;
+            const char *e = p;
+            while (*e && *e != ' ') e++;
+            if (e > p) wanted = sectionSelectedBy(p, (size_t)(e - p), table[i].name, table[i].is_default);
+            p = e;
+        }
+        if (!wanted) continue;
         if (b->len) sbAppendStr(b, "\r\n");
-        sections[i].fn(b);
-    }
-    if (sectionWanted(section, "commandstats", 0)) {
-        if (b->len) sbAppendStr(b, "\r\n");
-        sbAppendStr(b, "# Commandstats\r\n");
-        commandsForEach(commandStatCb, b);
+        table[i].fn(b);
     }
 }

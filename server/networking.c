@@ -89,12 +89,27 @@ void addReplyStatus(client *c, const char *s)
     respAppendSimple(&c->out, s, strlen(s));
 }
 
-/* A Redis error code is an upper-case first word ("WRONGTYPE ...", "NOAUTH ..."). */
+/* Error codes Redis 7.0 sends.  Only these count as a code: plain messages
+ * may also open with an upper-case word ("DB index is out of range", "AUTH
+ * <password> called ...") and still need "ERR " in front. */
+static const char *const redisErrorCodes[] = {
+    "ERR",        "WRONGTYPE", "NOAUTH",    "WRONGPASS", "NOPROTO",     "NOPERM",
+    "NOSCRIPT",   "BUSY",      "BUSYKEY",   "BUSYGROUP", "NOGROUP",     "EXECABORT",
+    "LOADING",    "MASTERDOWN", "MISCONF",  "NOREPLICAS", "OOM",        "READONLY",
+    "UNBLOCKED",  "UNKILLABLE", "NOTBUSY",  "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN",
+    "MOVED",      "ASK",       "DENIED",    NULL};
+
+/* Whether err opens with a known error code (followed by a space or the end),
+ * or with '-' (the caller spelled the code out, as in Redis). */
 static int hasErrorCode(const char *s)
 {
-    int n = 0;
+    if (s[0] == '-') return 1;
+    size_t n = 0;
     while (s[n] >= 'A' && s[n] <= 'Z') n++;
-    return n >= 2 && (s[n] == ' ' || s[n] == '\0');
+    if (n < 2 || (s[n] != ' ' && s[n] != '\0')) return 0;
+    for (int i = 0; redisErrorCodes[i]; i++)
+        if (strlen(redisErrorCodes[i]) == n && !memcmp(redisErrorCodes[i], s, n)) return 1;
+    return 0;
 }
 
 void addReplyError(client *c, const char *err)
@@ -313,19 +328,38 @@ static void refuseConnection(int fd, const char *msg)
     atomic_fetch_add(&server.stat_rejected_conn, 1);
 }
 
+/* Redis's protected-mode rule: with protected-mode on and no password for the
+ * default user, only loopback (and unix socket) peers may connect.  Kept free
+ * of sockets and globals so a unit test can cover the refusing branch, which
+ * an integration test cannot reach without leaving 127.0.0.1. */
+int protectedModeRefuses(int protected_mode, const char *requirepass, int is_loopback)
+{
+    return protected_mode && (requirepass == NULL || requirepass[0] == '\0') && !is_loopback;
+}
+
+/* Redis 7.0's text, byte for byte: clients and tools match on it. */
+static const char protectedModeDenied[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    "the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    "you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    "disable the protected mode by editing the Redis configuration file, and setting the "
+    "protected mode option to 'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+    "authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
+
 void acceptClient(strataThread *t, int fd, const char *peer, const char *local, int is_loopback)
 {
     if (atomic_load(&server.nclients) >= cfg.maxclients) {
         refuseConnection(fd, "-ERR max number of clients reached\r\n");
         return;
     }
-    if (cfg.protected_mode && (!cfg.requirepass || !cfg.requirepass[0]) && !is_loopback) {
-        refuseConnection(fd,
-                         "-DENIED Strata is running in protected mode because protected mode is "
-                         "enabled and no password is set for the default user. In this mode "
-                         "connections are only accepted from the loopback interface. Set a "
-                         "password with 'requirepass', bind to a specific interface, or disable "
-                         "protected mode with 'protected-mode no' and restart.\r\n");
+    if (protectedModeRefuses(cfg.protected_mode, cfg.requirepass, is_loopback)) {
+        refuseConnection(fd, protectedModeDenied);
         return;
     }
     client *c = calloc(1, sizeof(*c));
@@ -644,6 +678,8 @@ void monitorFeed(client *c)
             } else if (ch == '\n') sbAppend(&line, "\\n", 2);
             else if (ch == '\r') sbAppend(&line, "\\r", 2);
             else if (ch == '\t') sbAppend(&line, "\\t", 2);
+            else if (ch == '\a') sbAppend(&line, "\\a", 2);
+            else if (ch == '\b') sbAppend(&line, "\\b", 2);
             else if (ch < 32 || ch >= 127) sbPrintf(&line, "\\x%02x", ch);
             else sbAppend(&line, (const char *)&ch, 1);
         }
@@ -683,6 +719,37 @@ void clientsCron(strataThread *t, uint64_t now_ms)
     }
 }
 
+/* Redis 7.0's container commands: a client running one of them shows in
+ * CLIENT LIST as "cmd=<name>|<subcommand>". */
+static const char *const containerCommands[] = {
+    "acl",    "client", "cluster", "command", "config", "function", "latency", "memory",
+    "module", "object", "pubsub",  "script",  "slowlog", "xgroup",  "xinfo",   NULL};
+
+/* Writes the cmd= value for c into buf.  Redis records the command before
+ * running it, so the client asking (CLIENT LIST / CLIENT INFO) sees its own
+ * current command; argv is read only on c's own thread, where it is stable. */
+static void clientCmdName(client *c, int fl, char *buf, size_t size)
+{
+    redisCommand *cmd = (fl & CLIENT_IN_CALL) ? c->cmd : c->lastcmd;
+    if (!cmd) {
+        snprintf(buf, size, "NULL");
+        return;
+    }
+    snprintf(buf, size, "%s", cmd->name);
+    if (!(fl & CLIENT_IN_CALL) || c->argc < 2 || !pthread_equal(c->thread->tid, pthread_self()))
+        return;
+    for (int i = 0; containerCommands[i]; i++) {
+        if (strcmp(containerCommands[i], cmd->name)) continue;
+        size_t n = strlen(buf);
+        for (size_t j = 0; j < c->argvlen[1] && n + 2 < size; j++) {
+            if (j == 0) buf[n++] = '|';
+            buf[n++] = (char)tolower((unsigned char)c->argv[1][j]);
+        }
+        buf[n] = '\0';
+        break;
+    }
+}
+
 /* CLIENT LIST / CLIENT INFO line, Redis 7.0 field order.  Caller holds
  * clients_lock when c belongs to another thread; the byte counts read then are
  * a racy snapshot, which is what Redis's INFO-style output promises anyway. */
@@ -691,14 +758,16 @@ void clientInfoString(client *c, strbuf *b, uint64_t now_ms)
     int fl = atomic_load(&c->flags);
     char flags[16];
     int p = 0;
+    /* Letters in Redis's order. */
     if (fl & CLIENT_MONITOR) flags[p++] = 'O';
-    if (fl & CLIENT_CLOSE_ASAP) flags[p++] = 'A';
-    if (fl & CLIENT_CLOSE_AFTER_REPLY) flags[p++] = 'c';
     if (fl & CLIENT_PUBSUB) flags[p++] = 'P';
+    if (fl & CLIENT_CLOSE_AFTER_REPLY) flags[p++] = 'c';
+    if (fl & CLIENT_CLOSE_ASAP) flags[p++] = 'A';
     if (fl & CLIENT_NO_EVICT) flags[p++] = 'e';
     if (p == 0) flags[p++] = 'N';
     flags[p] = '\0';
-    redisCommand *last = c->lastcmd;
+    char cmdname[64];
+    clientCmdName(c, fl, cmdname, sizeof(cmdname));
     size_t obl = clientOutputPending(c);
     sbPrintf(b,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=0 "
@@ -710,5 +779,5 @@ void clientInfoString(client *c, strbuf *b, uint64_t now_ms)
              (unsigned long long)((now_ms - c->last_interaction_ms) / 1000), flags, c->db,
              c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->out.cap, c->out.len, obl, obl,
              sizeof(client) + c->qbuf.cap + c->out.cap + c->xout.cap, obl ? "w" : "",
-             last ? last->name : "NULL", c->resp);
+             cmdname, c->resp);
 }

@@ -58,6 +58,7 @@ typedef struct batchDbDelta {
     int pdb;
     int absolute; /* a FLUSHDB reset the count: persist with Put, not Merge */
     int64_t delta;
+    int64_t edelta; /* change in the count of keys with a TTL */
 } batchDbDelta;
 
 struct stBatch {
@@ -118,6 +119,7 @@ static batchDbDelta *batchDb(stBatch *b, int pdb) {
     d->pdb = pdb;
     d->absolute = 0;
     d->delta = 0;
+    d->edelta = 0;
     return d;
 }
 
@@ -145,15 +147,19 @@ static void batchPutExpire(stBatch *b, int pdb, const char *key, size_t klen,
 static void batchAddCountRecords(stBatch *b) {
     for (size_t i = 0; i < b->ndbs; i++) {
         batchDbDelta *d = &b->dbs[i];
-        if (!d->absolute && d->delta == 0) continue;
-        char key[ENC_SYS_COUNT_KEY_LEN], val[8];
-        encSysCountKey(key, (uint16_t)d->pdb);
-        /* Two's complement: the u64 add of a negative delta wraps correctly. */
-        encPutU64LE(val, (uint64_t)d->delta);
-        if (d->absolute)
-            rocksdb_writebatch_put_cf(b->wb, b->st->cf[ST_CF_SYS], key, sizeof(key), val, 8);
-        else
-            rocksdb_writebatch_merge_cf(b->wb, b->st->cf[ST_CF_SYS], key, sizeof(key), val, 8);
+        for (int which = 0; which < 2; which++) {
+            int64_t delta = which == 0 ? d->delta : d->edelta;
+            if (!d->absolute && delta == 0) continue;
+            char key[ENC_SYS_COUNT_KEY_LEN], val[8];
+            if (which == 0) encSysCountKey(key, (uint16_t)d->pdb);
+            else encSysExpiresKey(key, (uint16_t)d->pdb);
+            /* Two's complement: the u64 add of a negative delta wraps correctly. */
+            encPutU64LE(val, (uint64_t)delta);
+            if (d->absolute)
+                rocksdb_writebatch_put_cf(b->wb, b->st->cf[ST_CF_SYS], key, sizeof(key), val, 8);
+            else
+                rocksdb_writebatch_merge_cf(b->wb, b->st->cf[ST_CF_SYS], key, sizeof(key), val, 8);
+        }
     }
 }
 
@@ -213,10 +219,13 @@ static void batchApply(stBatch *b) {
     stEngine *st = b->st;
     for (size_t i = 0; i < b->ndbs; i++) {
         batchDbDelta *d = &b->dbs[i];
-        if (d->absolute)
+        if (d->absolute) {
             atomic_store(&st->counts[d->pdb], d->delta);
-        else if (d->delta)
-            atomic_fetch_add(&st->counts[d->pdb], d->delta);
+            atomic_store(&st->expires[d->pdb], d->edelta);
+        } else {
+            if (d->delta) atomic_fetch_add(&st->counts[d->pdb], d->delta);
+            if (d->edelta) atomic_fetch_add(&st->expires[d->pdb], d->edelta);
+        }
     }
     if (b->newmap) {
         for (int i = 0; i < st->npdb; i++) {
@@ -289,6 +298,7 @@ void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
     if (oexp && oexp != nexp) batchPutExpire(b, pdb, key, klen, oexp, 1);
     if (nexp && nexp != oexp) batchPutExpire(b, pdb, key, klen, nexp, 0);
     if (!old) batchDb(b, pdb)->delta++;
+    if (!oexp != !nexp) batchDb(b, pdb)->edelta += nexp ? 1 : -1;
 
     stObjRetain(obj);
     batchAddOp(b, HSOP_PUT, pdb, key, klen, obj);
@@ -307,6 +317,7 @@ void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *
      * later write of the key uses a new incarnation. */
     if (old && old->expire_ms) batchPutExpire(b, pdb, key, klen, old->expire_ms, 1);
     if (old) batchDb(b, pdb)->delta--;
+    if (old && old->expire_ms) batchDb(b, pdb)->edelta--;
     batchAddOp(b, HSOP_DEL, pdb, key, klen, NULL);
     b->effects++;
 }
@@ -347,6 +358,7 @@ void stBatchFlushDb(stBatch *b, int db) {
         batchDbDelta *d = batchDb(b, p);
         d->absolute = 1;
         d->delta = 0;
+        d->edelta = 0;
     }
     batchAddOp(b, HSOP_FLUSHDB, pdb, NULL, 0, NULL);
     b->effects++;

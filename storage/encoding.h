@@ -132,10 +132,13 @@ int encLogHeaderDecode(const char *src, size_t len, encLogHeader *h);
 #define ENC_SYS_DBMAP "dbmap"
 #define ENC_SYS_COUNT_PREFIX "count:"
 #define ENC_SYS_COUNT_KEY_LEN (6 + 2)
+#define ENC_SYS_EXPIRES_PREFIX "expcn:" /* same 8-byte layout as count: */
 #define ENC_SYS_VV_PREFIX "vv:"
 #define ENC_SYS_VV_KEY_LEN (3 + 8)
 
 size_t encSysCountKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb);
+/* Count of keys with a TTL in a physical db (INFO keyspace expires=). */
+size_t encSysExpiresKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb);
 size_t encSysVvKey(char dst[ENC_SYS_VV_KEY_LEN], uint64_t origin);
 /* The dbmap value: n physical db numbers; dst holds 2 * n bytes. */
 size_t encDbMap(char *dst, const uint16_t *map, size_t n);

@@ -287,22 +287,27 @@ err:
     return C_ERR;
 }
 
-/* Reads the persisted key count of every physical db: one point read each. */
+/* Reads the persisted key and TTL counts of every physical db: two point
+ * reads each. */
 static int stLoadCounts(stEngine *st, char **err) {
     st->counts = malloc(sizeof(*st->counts) * st->npdb);
-    if (!st->counts) {
+    st->expires = malloc(sizeof(*st->expires) * st->npdb);
+    if (!st->counts || !st->expires) {
         if (err) *err = strdup("out of memory");
         return C_ERR;
     }
     for (int p = 0; p < st->npdb; p++) {
-        char key[ENC_SYS_COUNT_KEY_LEN], *v = NULL;
-        size_t vl = 0;
-        int64_t c = 0;
-        encSysCountKey(key, (uint16_t)p);
-        if (stSysGet(st, key, sizeof(key), &v, &vl, err) != C_OK) return C_ERR;
-        if (v && vl == 8) c = (int64_t)encGetU64LE(v);
-        if (v) rocksdb_free(v);
-        atomic_init(&st->counts[p], c);
+        for (int which = 0; which < 2; which++) {
+            char key[ENC_SYS_COUNT_KEY_LEN], *v = NULL;
+            size_t vl = 0;
+            int64_t c = 0;
+            if (which == 0) encSysCountKey(key, (uint16_t)p);
+            else encSysExpiresKey(key, (uint16_t)p);
+            if (stSysGet(st, key, sizeof(key), &v, &vl, err) != C_OK) return C_ERR;
+            if (v && vl == 8) c = (int64_t)encGetU64LE(v);
+            if (v) rocksdb_free(v);
+            atomic_init(which == 0 ? &st->counts[p] : &st->expires[p], c);
+        }
     }
     return C_OK;
 }
@@ -578,6 +583,7 @@ void stClose(stEngine *st) {
     free((void *)st->l2p);
     free((void *)st->p2l);
     free((void *)st->counts);
+    free((void *)st->expires);
     free(st->dir);
     pthread_mutex_destroy(&st->commit_mu);
     free(st);
@@ -647,6 +653,13 @@ uint64_t stKeyCount(stEngine *st, int db) {
     int pdb = stPhysDb(st, db);
     if (pdb < 0) return 0;
     int64_t c = atomic_load_explicit(&st->counts[pdb], memory_order_relaxed);
+    return c > 0 ? (uint64_t)c : 0;
+}
+
+uint64_t stExpiresCount(stEngine *st, int db) {
+    int pdb = stPhysDb(st, db);
+    if (pdb < 0 || !st->expires) return 0;
+    int64_t c = atomic_load_explicit(&st->expires[pdb], memory_order_relaxed);
     return c > 0 ? (uint64_t)c : 0;
 }
 

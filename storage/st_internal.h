@@ -95,6 +95,7 @@ struct stEngine {
     _Atomic int *l2p;
     _Atomic int *p2l;
     _Atomic int64_t *counts; /* exact key count per physical db */
+    _Atomic int64_t *expires; /* exact count of keys with a TTL per physical db */
 
     uint64_t node_id;
     hlcClock hlc;

@@ -123,6 +123,9 @@ int stExists(stEngine *st, int db, const char *key, size_t klen);
  * not removed yet, as Redis counts them). */
 uint64_t stKeyCount(stEngine *st, int db);
 
+/* Exact number of keys with a TTL in the logical db (INFO keyspace expires=). */
+uint64_t stExpiresCount(stEngine *st, int db);
+
 /* ---- Writes ------------------------------------------------------------ */
 
 /* A batch of effects, committed atomically in one RocksDB WriteBatch that

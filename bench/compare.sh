@@ -1,0 +1,94 @@
+#!/bin/bash
+# Side-by-side benchmark: strata-server vs Debian's redis-server on this
+# machine, same settings (1 thread each; Redis without persistence, Strata with
+# appendfsync everysec), redis-benchmark for SET GET INCR MSET at -d 100 and
+# -d 8192, without and with -P 16.  Prints a markdown table with rps, p50, p99
+# and the strata/redis rps ratio; with --record, appends it to bench/RESULTS.md.
+#
+# Usage: bench/compare.sh [--record] [--requests N] [--tests "set get incr mset"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECORD=0
+N=100000
+TESTS="set get incr mset"
+SIZES="100 8192"
+PIPES="1 16"
+CLIENTS=50
+KEYSPACE=100000
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --record) RECORD=1 ;;
+    --requests) N="$2"; shift ;;
+    --tests) TESTS="$2"; shift ;;
+    --sizes) SIZES="$2"; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+STRATA=${STRATA_BIN:-$PWD/bin/strata-server}
+[ -x "$STRATA" ] || { echo "build first: make" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server missing: scripts/install-deps.sh" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/strata-bench.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SP=$(free_port); RP=$(free_port)
+mkdir -p "$WORK/strata" "$WORK/redis"
+"$STRATA" --port "$SP" --bind 127.0.0.1 --dir "$WORK/strata" --appendfsync everysec \
+    --server-threads 1 --logfile "$WORK/strata.log" &
+SPID=$!
+redis-server --port "$RP" --bind 127.0.0.1 --dir "$WORK/redis" --save "" --appendonly no \
+    --logfile "$WORK/redis.log" &
+RPID=$!
+cleanup() {
+    kill "$SPID" "$RPID" 2>/dev/null || true
+    wait "$SPID" "$RPID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for p in "$SP" "$RP"; do
+    for _ in $(seq 1 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+# run PORT TEST SIZE PIPE -> "rps p50 p99"
+run() {
+    local n=$N
+    [ "$4" -gt 1 ] && n=$((N * 5))
+    [ "$3" -gt 1000 ] && n=$((n / 2))
+    redis-benchmark -p "$1" -t "$2" -n "$n" -d "$3" -P "$4" -c "$CLIENTS" -r "$KEYSPACE" --csv 2>/dev/null |
+        awk -F'","' 'NR==2 { gsub(/"/,""); print $2, $5, $7 }'
+}
+
+OUT="$WORK/table.md"
+{
+    echo "| test | -d | -P | strata rps | strata p50 ms | strata p99 ms | redis rps | redis p50 ms | redis p99 ms | ratio |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$OUT"
+for t in $TESTS; do
+    for d in $SIZES; do
+        for p in $PIPES; do
+            read -r srps sp50 sp99 < <(run "$SP" "$t" "$d" "$p")
+            read -r rrps rp50 rp99 < <(run "$RP" "$t" "$d" "$p")
+            ratio=$(python3 -c "print(f'{$srps/$rrps:.2f}')")
+            echo "| $t | $d | $p | $srps | $sp50 | $sp99 | $rrps | $rp50 | $rp99 | $ratio |" >>"$OUT"
+            tail -n 1 "$OUT"
+        done
+    done
+done
+echo
+cat "$OUT"
+if [ "$RECORD" = 1 ]; then
+    {
+        echo
+        echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        echo
+        echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(redis-server --version | cut -d' ' -f1-3)."
+        echo
+        echo "Command lines: \`strata-server --appendfsync everysec --server-threads 1\`;"
+        echo "\`redis-server --save '' --appendonly no\`;"
+        echo "\`redis-benchmark -t TEST -n $N (x5 pipelined, /2 at 8 KB) -d SIZE -P PIPE -c $CLIENTS -r $KEYSPACE --csv\`."
+        echo "Strata and Redis ran alternately, each test on one server then the other."
+        echo
+        cat "$OUT"
+    } >>bench/RESULTS.md
+    echo "recorded in bench/RESULTS.md"
+fi
