@@ -366,6 +366,27 @@ void stBatchFlushDb(stBatch *b, int db) {
 
 size_t stBatchSize(const stBatch *b) { return b->effects; }
 
+int stBatchGet(const stBatch *b, int db, const char *key, size_t klen, stObj **obj) {
+    *obj = NULL;
+    int pdb = stPhysDb(b->st, db);
+    if (pdb < 0) return 0;
+    /* Newest effect first: the last one queued for the key is its state. */
+    for (size_t i = b->nops; i-- > 0;) {
+        const batchHsOp *op = &b->ops[i];
+        if (op->kind == HSOP_FLUSHDB) {
+            if (op->pdb == -1 || op->pdb == pdb) return 1;
+            continue;
+        }
+        if (op->pdb != pdb || op->klen != klen || memcmp(b->keys + op->koff, key, klen)) continue;
+        if (op->kind == HSOP_PUT) {
+            stObjRetain(op->obj);
+            *obj = op->obj;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int stBatchCommit(stBatch *b, char **err) {
     int rc = C_OK;
     if (err) *err = NULL;

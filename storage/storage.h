@@ -147,6 +147,12 @@ void stBatchDelExpireIndex(stBatch *b, int db, const char *key, size_t klen,
 void stBatchFlushDb(stBatch *b, int db);
 /* Number of effects queued. */
 size_t stBatchSize(const stBatch *b);
+/* The state a queued (not yet committed) batch gives key: returns 0 when the
+ * batch holds no effect for it; 1 when it does, with *obj set to a new
+ * reference to the queued object (caller releases), or NULL when the batch
+ * deletes or flushes the key.  Lets a group of commands that share one batch
+ * read their own writes before the group commits.  O(effects queued). */
+int stBatchGet(const stBatch *b, int db, const char *key, size_t klen, stObj **obj);
 /* Writes the batch (durability per fsync mode), then updates the hot set and
  * key counts.  Returns C_OK, or C_ERR with *err set (heap string, caller frees)
  * when RocksDB refused the write; nothing is applied then.  Frees the batch in

@@ -776,6 +776,61 @@ static int teardownAll(void **state) {
     return access(tmpdir, F_OK) == 0 ? -1 : 0;
 }
 
+
+/* ---- Staged reads and TTL counts ------------------------------------------------ */
+
+/* A batch shared by several commands (group commit) answers for its own
+ * queued effects, newest first, and counts keys with a TTL exactly. */
+static void test_batch_get_and_expires_count(void **state) {
+    (void)state;
+    stEngine *st = openEngine("staged", 1 << 20, ST_FSYNC_NO);
+    setKey(st, 0, "a", "old", 0);
+    stBatch *b = stBatchNew(st);
+    stObj *got = (stObj *)1;
+    assert_int_equal(stBatchGet(b, 0, "a", 1, &got), 0);
+    assert_null(got);
+    stMeta m = strMeta(0);
+    stObj *v1 = stObjNew(&m, "v1", 2);
+    stObj *cur = stGet(st, 0, "a", 1);
+    stBatchPut(b, 0, "a", 1, &cur->meta, v1);
+    assert_int_equal(stBatchGet(b, 0, "a", 1, &got), 1);
+    assert_ptr_equal(got, v1);
+    stObjRelease(got);
+    assert_int_equal(stBatchGet(b, 1, "a", 1, &got), 0); /* other db */
+    stBatchDel(b, 0, "a", 1, &v1->meta);
+    assert_int_equal(stBatchGet(b, 0, "a", 1, &got), 1);
+    assert_null(got);
+    stMeta mt = strMeta(stWallMs() + 100000);
+    stObj *t = stObjNew(&mt, "t", 1);
+    stBatchPut(b, 0, "t", 1, NULL, t);
+    /* Nothing is visible outside the batch before the commit. */
+    stObj *outside = stGet(st, 0, "a", 1);
+    assert_non_null(outside);
+    stObjRelease(outside);
+    assert_int_equal(stExpiresCount(st, 0), 0);
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    assert_null(stGet(st, 0, "a", 1));
+    assert_int_equal(stKeyCount(st, 0), 1);
+    assert_int_equal(stExpiresCount(st, 0), 1);
+    /* TTL removed, then set again, then the key deleted. */
+    setKey(st, 0, "t", "t2", 0);
+    assert_int_equal(stExpiresCount(st, 0), 0);
+    setKey(st, 0, "t", "t3", stWallMs() + 50000);
+    setKey(st, 0, "u", "u", stWallMs() + 50000);
+    assert_int_equal(stExpiresCount(st, 0), 2);
+    assert_int_equal(delKey(st, 0, "t"), 1);
+    assert_int_equal(stExpiresCount(st, 0), 1);
+    stClose(st);
+    st = openEngine("staged", 1 << 20, ST_FSYNC_NO);
+    assert_int_equal(stExpiresCount(st, 0), 1);
+    flushDb(st, 0);
+    assert_int_equal(stExpiresCount(st, 0), 0);
+    stObjRelease(cur);
+    stObjRelease(v1);
+    stObjRelease(t);
+    stClose(st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),
@@ -791,6 +846,7 @@ int main(void) {
         cmocka_unit_test(test_big_batch),
         cmocka_unit_test(test_log_header_and_seq),
         cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_batch_get_and_expires_count),
     };
     return cmocka_run_group_tests(tests, setupAll, teardownAll);
 }
