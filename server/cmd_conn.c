@@ -98,8 +98,9 @@ void resetCommand(client *c)
         atomic_store(&server.has_monitors, server.nmonitors > 0);
         pthread_mutex_unlock(&server.monitors_lock);
     }
+    /* CLIENT NO-EVICT survives RESET, as in Redis 7.0. */
     atomic_fetch_and(&c->flags, ~(CLIENT_MONITOR | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
-                                  CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_PUBSUB));
+                                  CLIENT_REPLY_SKIP_NEXT | CLIENT_PUBSUB));
     c->db = 0;
     c->resp = 2;
     setClientName(c, NULL, 0);

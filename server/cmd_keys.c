@@ -277,10 +277,21 @@ static size_t patternLiteralPrefix(const char *p, size_t len)
     return i;
 }
 
+/* An empty db answers without an iterator: after a flush or mass delete,
+ * iterating an empty db still steps over every tombstone until compaction. */
+static int dbIsEmpty(client *c)
+{
+    return stKeyCount(server.st, c->db) == 0;
+}
+
 void keysCommand(client *c)
 {
     const char *pat = c->argv[1];
     size_t plen = c->argvlen[1];
+    if (dbIsEmpty(c)) {
+        addReplyArrayLen(c, 0);
+        return;
+    }
     int all = plen == 1 && pat[0] == '*';
     size_t prefix = patternLiteralPrefix(pat, plen);
     strbuf out;
@@ -386,6 +397,13 @@ void scanCommand(client *c)
         return;
     }
     if (pat && plen == 1 && pat[0] == '*') pat = NULL;
+    if (dbIsEmpty(c)) {
+        free(start);
+        addReplyArrayLen(c, 2);
+        addReplyBulkLongLong(c, 0);
+        addReplyArrayLen(c, 0);
+        return;
+    }
     strbuf out;
     sbInit(&out);
     long long n = 0, visited = 0;
@@ -428,7 +446,7 @@ void scanCommand(client *c)
 
 void randomkeyCommand(client *c)
 {
-    for (int tries = 0; tries < 100; tries++) {
+    for (int tries = 0; tries < 100 && !dbIsEmpty(c); tries++) {
         size_t klen;
         char *key = stRandomKey(server.st, c->db, &klen);
         if (!key) break;

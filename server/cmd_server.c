@@ -135,6 +135,8 @@ void monitorCommand(client *c)
 
 /* ========================== SLOWLOG ======================================= */
 
+#define SLOWLOG_RING_MIN_ENTRIES 16 /* first allocation of the ring */
+
 void slowlogInit(void)
 {
     pthread_mutex_init(&server.slowlog_lock, NULL);
@@ -148,6 +150,27 @@ static void slowlogFreeEntry(slowlogEntry *e)
     free(e->peer);
     free(e->cname);
     memset(e, 0, sizeof(*e));
+}
+
+/* Reallocates the ring (under slowlog_lock) to newcap entries, keeping the
+ * newest min(len, newcap) in order and freeing the others.  Returns C_ERR and
+ * changes nothing if the allocation fails. */
+static int slowlogResize(size_t newcap)
+{
+    size_t keep = server.slowlog_len < newcap ? server.slowlog_len : newcap;
+    slowlogEntry *ring = NULL;
+    if (newcap && !(ring = calloc(newcap, sizeof(slowlogEntry)))) return C_ERR;
+    for (size_t i = 0; i < server.slowlog_len; i++) { /* i = 0 is the newest */
+        size_t idx = (server.slowlog_head + server.slowlog_cap - 1 - i) % server.slowlog_cap;
+        if (i < keep) ring[keep - 1 - i] = server.slowlog[idx]; /* moves ownership */
+        else slowlogFreeEntry(&server.slowlog[idx]);
+    }
+    free(server.slowlog);
+    server.slowlog = ring;
+    server.slowlog_cap = newcap;
+    server.slowlog_len = keep;
+    server.slowlog_head = newcap ? keep % newcap : 0;
+    return C_OK;
 }
 
 /* Whether argument i of the client's command is a secret that the slow log
@@ -172,19 +195,21 @@ static int slowlogArgIsSecret(client *c, int i)
  * and values are shortened as Redis does. */
 void slowlogPush(client *c, long long duration_us)
 {
-    size_t cap = cfg.slowlog_max_len;
+    size_t max = cfg.slowlog_max_len;
     pthread_mutex_lock(&server.slowlog_lock);
-    if (cap == 0) {
+    /* Like Redis's list, the ring keeps the newest slowlog-max-len entries
+     * when CONFIG SET shrinks it, and it grows on demand rather than
+     * allocating a huge slowlog-max-len up front. */
+    if (server.slowlog_cap > max) slowlogResize(max);
+    if (server.slowlog_len == server.slowlog_cap && server.slowlog_cap < max) {
+        size_t grow = server.slowlog_cap ? server.slowlog_cap * 2 : SLOWLOG_RING_MIN_ENTRIES;
+        slowlogResize(grow < max ? grow : max); /* on failure the oldest entry is replaced */
+    }
+    if (server.slowlog_cap == 0) {
         pthread_mutex_unlock(&server.slowlog_lock);
         return;
     }
-    if (cap != server.slowlog_cap) { /* resized by CONFIG SET: start over */
-        for (size_t i = 0; i < server.slowlog_cap; i++) slowlogFreeEntry(&server.slowlog[i]);
-        free(server.slowlog);
-        server.slowlog = calloc(cap, sizeof(slowlogEntry));
-        server.slowlog_cap = cap;
-        server.slowlog_len = server.slowlog_head = 0;
-    }
+    size_t cap = server.slowlog_cap;
     slowlogEntry *e = &server.slowlog[server.slowlog_head];
     slowlogFreeEntry(e);
     int argc = c->argc > SLOWLOG_ENTRY_MAX_ARGC ? SLOWLOG_ENTRY_MAX_ARGC : c->argc;

@@ -237,20 +237,19 @@ skip_reply_flags:
 /* Flag words as Redis prints them (Strata's locking words are internal). */
 static void replyFlagSet(client *c, redisCommand *cmd)
 {
-    const char *words[16];
+    /* On the stack: COMMAND runs on several event loops at once. */
+    char words[16][16];
     int n = 0;
     const char *s = cmd->sflags;
-    static char buf[16][16];
     while (*s && n < 16) {
         while (*s == ' ') s++;
         const char *e = s;
         while (*e && *e != ' ') e++;
         size_t len = e - s;
-        if (len && len < 16 && strncmp(s, "nokeys", len) && strncmp(s, "global", len)) {
-            memcpy(buf[n], s, len);
-            buf[n][len] = '\0';
-            words[n] = buf[n];
-            n++;
+        if (len && len < sizeof(words[0])) {
+            memcpy(words[n], s, len);
+            words[n][len] = '\0';
+            if (strcmp(words[n], "nokeys") && strcmp(words[n], "global")) n++;
         }
         s = e;
     }

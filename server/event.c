@@ -198,6 +198,7 @@ int eventStartThreads(void)
     for (int i = 0; i < server.nthreads; i++) {
         strataThread *t = &server.threads[i];
         t->idx = i;
+        pthread_mutex_init(&t->xlock, NULL);
         t->base = event_base_new();
         if (!t->base) return C_ERR;
         t->wake = event_new(t->base, -1, EV_PERSIST, onWake, t);
@@ -235,6 +236,8 @@ void eventStopAll(void)
         event_free(t->wake);
         event_free(t->cron);
         event_base_free(t->base);
+        free(t->xpending); /* grown by clientPostReply() */
+        pthread_mutex_destroy(&t->xlock);
     }
     free(server.threads);
     server.threads = NULL;

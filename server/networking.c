@@ -459,6 +459,7 @@ static void clientDrainPosted(client *c)
  * connection failed, or when it was to close after its last reply. */
 static int clientWrite(client *c)
 {
+    size_t written = 0;
     while (c->opos < c->out.len) {
         ssize_t n = write(c->fd, c->out.buf + c->opos, c->out.len - c->opos);
         if (n < 0) {
@@ -468,15 +469,28 @@ static int clientWrite(client *c)
             return C_ERR;
         }
         c->opos += n;
+        written += n;
         c->net_out_bytes += n;
         atomic_fetch_add_explicit(&server.stat_net_output_bytes, n, memory_order_relaxed);
     }
+    /* A client still taking a long reply is not idle (Redis counts writes as
+     * interaction too): `timeout` must not cut a slow reader off mid-reply. */
+    if (written) c->last_interaction_ms = mstime();
     if (c->opos == c->out.len) {
         c->opos = 0;
         c->out.len = 0;
         if (c->out.cap > PROTO_REPLY_SHRINK_BYTES) {
             sbFree(&c->out);
             sbInit(&c->out);
+        }
+        /* Drained: the soft output limit must be exceeded continuously, so
+         * its clock restarts.  Left running, a later single reply above the
+         * soft limit would be judged against the old start and close the
+         * client at once. */
+        if (c->obuf_soft_since_ms) {
+            pthread_mutex_lock(&c->xlock);
+            if (c->xout.len == 0) c->obuf_soft_since_ms = 0;
+            pthread_mutex_unlock(&c->xlock);
         }
         if (atomic_load(&c->flags) & CLIENT_CLOSE_AFTER_REPLY) {
             freeClient(c);
@@ -687,10 +701,8 @@ void monitorFeed(client *c)
     }
     sbAppend(&line, "\r\n", 2);
     pthread_mutex_lock(&server.monitors_lock);
-    for (int i = 0; i < server.nmonitors; i++) {
-        client *m = server.monitors[i];
-        if (m != c) clientPostReply(m, line.buf, line.len);
-    }
+    /* A monitor sees its own commands too, as in Redis. */
+    for (int i = 0; i < server.nmonitors; i++) clientPostReply(server.monitors[i], line.buf, line.len);
     pthread_mutex_unlock(&server.monitors_lock);
     sbFree(&line);
 }

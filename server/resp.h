@@ -17,9 +17,10 @@
 /* Longest inline command line, and longest "*<n>" / "$<n>" header, that may
  * sit in the buffer without its terminator before the client is cut off. */
 #define RESP_INLINE_MAX_BYTES (64 * 1024)
-/* Most arguments one multibulk request may declare.  Redis 6 and this parser
- * use 1M; note that Redis 7.0 raised its own limit to INT_MAX. */
-#define RESP_MAX_MULTIBULK_LEN (1024 * 1024)
+/* Most arguments one multibulk request may declare: INT_MAX, as Redis 7.0.
+ * Safe because the parser grows argv as arguments arrive instead of
+ * allocating the declared count up front. */
+#define RESP_MAX_MULTIBULK_LEN 2147483647LL
 /* Arguments at least this long are "big": the parser allocates them at their
  * final size as soon as the header arrives and copies bytes in as they come,
  * never re-reading or re-growing (Redis's PROTO_MBULK_BIG_ARG). */

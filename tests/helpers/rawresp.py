@@ -111,7 +111,6 @@ class RawConn:
         return data
 
     def _parse(self, deadline):
-        start = len(self.buf)  # bytes already buffered before this reply
         pieces = []
         line = self._line(deadline)
         pieces.append(line + b"\r\n")
@@ -152,7 +151,7 @@ class RawConn:
             if t in "%|":
                 elems = list(zip(elems[0::2], elems[1::2]))
             return Reply(t, elems, b"".join(pieces))
-        raise AssertionError(f"unknown reply type byte {line[:20]!r} (buffered {start} bytes)")
+        raise AssertionError(f"unknown reply type in {line[:40]!r}")
 
     def reply(self, timeout=None):
         """Reads and parses one reply."""

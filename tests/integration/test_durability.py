@@ -18,7 +18,6 @@ DEBUG DIGEST must be unchanged by a graceful restart and by kill -9.
 import threading
 import time
 
-import pytest
 import redis
 
 from strata import SLOW, wait_until

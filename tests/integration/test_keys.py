@@ -315,9 +315,9 @@ def test_randomkey(server, r):
     for _ in range(5):
         assert r.randomkey() == "only"
     r.mset({f"k{i}": i for i in range(100)})
-    seen = {r.randomkey() for _ in range(100)}
+    seen = {r.randomkey() for _ in range(40)}
     assert seen <= {"only"} | {f"k{i}" for i in range(100)}
-    assert len(seen) > 10  # it is random
+    assert len(seen) > 5  # it is random
     r.flushdb()
     assert r.randomkey() is None
 

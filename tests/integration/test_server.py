@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 import pytest
 import redis
 
-from strata import STRATA_BIN, SLOW, StrataServer, wait_until
+from strata import STRATA_BIN, SLOW, wait_until
 
 REDIS_CLI = "redis-cli"
 BIN_DIR = os.path.dirname(STRATA_BIN)
@@ -114,13 +114,15 @@ def test_config_get_glob(r):
 
 
 def test_config_get_several_patterns(r, server):
+    # Redis does not promise an order; each directive appears once
     got = r.execute_command("CONFIG", "GET", "port", "maxclients", "databases", "port")
-    assert got == ["port", str(server.port), "maxclients", "10000", "databases", "16"]
-    # overlapping patterns name each directive once
+    assert len(got) == 6
+    assert dict(zip(got[::2], got[1::2])) == {"port": str(server.port), "maxclients": "10000",
+                                             "databases": "16"}
     got = r.execute_command("CONFIG", "GET", "maxmemory", "maxmemory*")
     names = got[::2]
-    assert names[0] == "maxmemory" and got[1] == "0"
-    assert len(names) == len(set(names)) and "maxmemory-policy" in names
+    assert len(names) == len(set(names))
+    assert dict(zip(names, got[1::2]))["maxmemory"] == "0" and "maxmemory-policy" in names
     with pytest.raises(redis.ResponseError, match=r"^wrong number of arguments for 'config\|get' command$"):
         r.execute_command("CONFIG", "GET")
 
@@ -130,13 +132,17 @@ def test_config_get_resp2_flat_and_resp3_map(server):
     try:
         t, v = c.call("CONFIG", "GET", "port", "maxclients")
         assert t == b"*"
-        assert [x[1] for x in v] == [b"port", str(server.port).encode(), b"maxclients", b"10000"]
+        flat = [x[1] for x in v]
+        assert len(flat) == 4
+        assert dict(zip(flat[::2], flat[1::2])) == {b"port": str(server.port).encode(),
+                                                   b"maxclients": b"10000"}
         t, _ = c.call("HELLO", "3")
         assert t == b"%"
         t, v = c.call("CONFIG", "GET", "port", "maxclients")
         assert t == b"%"
-        assert [(k[1], x[1]) for k, x in v] == [(b"port", str(server.port).encode()),
-                                                (b"maxclients", b"10000")]
+        assert len(v) == 2 and all(k[0] == b"$" and x[0] == b"$" for k, x in v)
+        assert {k[1]: x[1] for k, x in v} == {b"port": str(server.port).encode(),
+                                              b"maxclients": b"10000"}
     finally:
         c.close()
 
@@ -406,8 +412,15 @@ def test_info_default_sections_and_fields(r, server):
     assert info["role"] == "master"
     assert info["connected_slaves"] == 0
     assert isinstance(info["used_cpu_sys"], float)
-    assert info["db0"]["keys"] == 5
+    assert info["db0"] == {"keys": 5, "expires": 0, "avg_ttl": 0}
     assert "db1" not in info
+    r.expire("k1", 1000)
+    r.set("k5", "v", ex=1000)
+    r.set("k2", "no ttl any more")
+    r.expire("k3", 1000)
+    r.persist("k3")
+    assert r.info("keyspace")["db0"]["keys"] == 6
+    assert r.info("keyspace")["db0"]["expires"] == 2
     # every line of the text is "# Section", "name:value" or blank
     for line in text.splitlines():
         assert line == "" or line.startswith("# ") or re.match(r"^[a-z0-9_]+:", line), line
@@ -521,6 +534,37 @@ def test_command_docs(rr):
     assert r.execute_command("COMMAND", "DOCS", "nosuchcommand") == []
 
 
+DOC_ARG_TYPES = {"string", "integer", "double", "key", "pattern", "unix-time", "pure-token",
+                 "oneof", "block"}
+
+
+def check_doc_args(args, where):
+    for a in args:
+        d = dict(zip(a[::2], a[1::2]))
+        assert isinstance(d.get("name"), str) and d["name"], where
+        assert d.get("type") in DOC_ARG_TYPES, (where, d)
+        if d["type"] in ("oneof", "block"):
+            assert d.get("arguments"), (where, d)
+            check_doc_args(d["arguments"], f"{where}/{d['name']}")
+        else:
+            assert "arguments" not in d, (where, d)
+        if d["type"] == "pure-token":
+            assert d.get("token"), (where, d)
+        assert set(d.get("flags", [])) <= {"optional", "multiple", "multiple_token"}, (where, d)
+
+
+def test_command_docs_all_well_formed(rr):
+    """redis-cli builds its interactive hints from COMMAND DOCS of every
+    command: each argument tree must have the shape it expects."""
+    docs = rr.execute_command("COMMAND", "DOCS")
+    names = docs[::2]
+    assert len(names) == rr.execute_command("COMMAND", "COUNT")
+    for name, body in zip(docs[::2], docs[1::2]):
+        b = dict(zip(body[::2], body[1::2]))
+        assert {"summary", "since", "group", "complexity"} <= set(b), name
+        check_doc_args(b.get("arguments", []), name)
+
+
 def test_command_list(rr):
     r = rr
     names = r.execute_command("COMMAND", "LIST")
@@ -569,6 +613,8 @@ def test_redis_cli_unmodified(server):
     p = cli(server.port, "--no-raw", "command", "docs", "get")
     assert p.returncode == 0 and p.stderr == ""
     assert "(error)" not in p.stdout and '"key"' in p.stdout
+    p = cli(server.port, "command", "docs")
+    assert p.returncode == 0 and p.stderr == "" and "getrange" in p.stdout
     # non-interactive batch from stdin goes through the same hints table
     p = subprocess.run([REDIS_CLI, "-p", str(server.port)], input="set x 1\nincr x\nget x\n",
                        capture_output=True, text=True, timeout=20 * SLOW)
@@ -625,10 +671,24 @@ def test_slowlog_truncation_and_max_len(slowlog_all):
     dl, st = r.execute_command("SLOWLOG", "GET", "2")
     assert dl[3] == ["DEL"] + [f"k{i}" for i in range(30)] + ["... (10 more arguments)"]
     assert st[3] == ["SET", "big", "x" * 128 + "... (72 more bytes)"]
-    r.config_set("slowlog-max-len", "3")
     for i in range(10):
         r.set(f"s{i}", i)
-    assert r.execute_command("SLOWLOG", "LEN") == 3
+    # shrinking keeps the newest entries (the CONFIG SET itself is one)
+    r.config_set("slowlog-max-len", "3")
+    assert [e[3] for e in r.execute_command("SLOWLOG", "GET")] == [
+        ["CONFIG", "SET", "slowlog-max-len", "3"], ["SET", "s9", "9"], ["SET", "s8", "8"]]
+    for i in range(10):
+        r.set(f"t{i}", i)
+    assert [e[3][1] for e in r.execute_command("SLOWLOG", "GET")] == ["t9", "t8", "t7"]
+    r.config_set("slowlog-max-len", "0")
+    assert r.execute_command("SLOWLOG", "LEN") == 0
+    assert r.execute_command("SLOWLOG", "GET") == []
+    r.config_set("slowlog-max-len", "1000000000")  # grows on demand, not up front
+    for i in range(40):
+        r.set(f"u{i}", i)
+    assert r.execute_command("SLOWLOG", "LEN") == 41
+    assert [e[3] for e in r.execute_command("SLOWLOG", "GET", "2")] == [
+        ["SLOWLOG", "LEN"], ["SET", "u39", "39"]]
 
 
 def test_slowlog_redacts_auth(slowlog_all):

@@ -5,9 +5,8 @@ import threading
 import time
 
 import pytest
-import redis
 
-from strata import SLOW, wait_until
+from strata import SLOW, StrataServer, wait_until
 
 CLIENT_THREADS = 8
 OPS_PER_THREAD = 400            # bound on iterations per client thread
@@ -17,7 +16,6 @@ COUNTERS = 4
 
 @pytest.fixture(scope="module")
 def mt_server():
-    from strata import StrataServer
     s = StrataServer(args=["--server-threads", "2"])
     s.start()
     yield s
@@ -230,3 +228,23 @@ def test_flushall_while_writing(mt, mt_server):
     assert mt.get("after") == "1"
     assert mt.flushall() is True
     assert mt.dbsize() == 0
+
+
+def test_command_info_from_both_loops_at_once(mt, mt_server):
+    """COMMAND builds its replies on the calling event loop: concurrent calls
+    on both loops must each get the same, intact table."""
+    c = mt_server.client()
+    c.response_callbacks = {}
+    expected = c.execute_command("COMMAND")
+    c.close()
+
+    def work(idx):
+        cl = mt_server.client()
+        cl.response_callbacks = {}
+        try:
+            for _ in range(30):
+                assert cl.execute_command("COMMAND") == expected
+        finally:
+            cl.close()
+
+    assert run_threads(work, 6) == []

@@ -267,7 +267,7 @@ static void test_req_multibulk_errors(void **state) {
     expectReqError(S("*-0\r\n"), mb);
     expectReqError(S("*+1\r\n"), mb);
     expectReqError(S("* 1\r\n"), mb);
-    expectReqError(S("*1048577\r\n"), mb);
+    expectReqError(S("*2147483648\r\n"), mb); /* INT_MAX + 1 */
     expectReqError(S("*99999999999999999999\r\n"), mb);  /* 20 digits */
     expectReqError(S("*9223372036854775808\r\n"), mb);
     expectReqError(S("*1\r\n$-1\r\n"), bl);
