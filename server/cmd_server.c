@@ -173,24 +173,6 @@ static int slowlogResize(size_t newcap)
     return C_OK;
 }
 
-/* Whether argument i of the client's command is a secret that the slow log
- * must not keep: AUTH's arguments and HELLO's AUTH username and password, as
- * Redis redacts them. */
-static int slowlogArgIsSecret(client *c, int i)
-{
-    if (argIs(c, 0, "auth")) return i >= 1;
-    if (!argIs(c, 0, "hello")) return 0;
-    for (int j = 2; j < c->argc; j++) {
-        if (argIs(c, j, "auth") && j + 2 < c->argc) {
-            if (i == j + 1 || i == j + 2) return 1;
-            j += 2;
-        } else if (argIs(c, j, "setname")) {
-            j++;
-        }
-    }
-    return 0;
-}
-
 /* Keeps at most slowlog-max-len entries, newest first; long argument lists
  * and values are shortened as Redis does. */
 void slowlogPush(client *c, long long duration_us)
@@ -222,7 +204,7 @@ void slowlogPush(client *c, long long duration_us)
             int n = snprintf(buf, sizeof(buf), "... (%d more arguments)", c->argc - argc + 1);
             e->argv[i] = strdup(buf);
             e->argvlen[i] = n;
-        } else if (slowlogArgIsSecret(c, i)) {
+        } else if (commandArgIsSecret(c, i)) {
             e->argv[i] = strdup("(redacted)");
             e->argvlen[i] = strlen("(redacted)");
         } else if (c->argvlen[i] > SLOWLOG_ENTRY_MAX_STRING) {

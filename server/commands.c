@@ -151,14 +151,65 @@ void lockKeyStripe(const char *key, size_t len, int lock)
 
 /* ========================== call() ======================================== */
 
+/* Redis's preview: arguments quoted until the preview reaches 128 bytes, each
+ * cut to what is left of that budget. */
 static void replyUnknownCommand(client *c)
 {
-    strbuf b;
+    strbuf args, b;
+    sbInit(&args);
     sbInit(&b);
-    sbPrintf(&b, "unknown command '%.128s', with args beginning with: ", c->argv[0]);
-    for (int i = 1; i < c->argc && b.len < 512; i++) sbPrintf(&b, "'%.128s' ", c->argv[i]);
+    sbAppend(&args, "", 0);
+    for (int i = 1; i < c->argc && args.len < 128; i++)
+        sbPrintf(&args, "'%.*s' ", 128 - (int)args.len, c->argv[i]);
+    sbPrintf(&b, "unknown command '%.128s', with args beginning with: %s", c->argv[0],
+             args.buf ? args.buf : "");
     addReplyError(c, b.buf);
+    sbFree(&args);
     sbFree(&b);
+}
+
+/* Redis 7.0's container commands: CLIENT LIST shows them as "name|sub". */
+static const char *const containerCommands[] = {
+    "acl",    "client", "cluster", "command", "config", "function", "latency", "memory",
+    "module", "object", "pubsub",  "script",  "slowlog", "xgroup",  "xinfo",   NULL};
+
+/* Records the command's full name for CLIENT LIST (before it runs, as Redis
+ * does, so a client listing itself sees "client|list"). */
+static void setCommandName(client *c, redisCommand *cmd)
+{
+    char *buf = c->cmd_name;
+    size_t size = sizeof(c->cmd_name), n;
+    if (!cmd) {
+        buf[0] = '\0';
+        return;
+    }
+    n = (size_t)snprintf(buf, size, "%s", cmd->name);
+    if (c->argc < 2 || n >= size - 2) return;
+    for (int i = 0; containerCommands[i]; i++) {
+        if (strcmp(containerCommands[i], cmd->name)) continue;
+        buf[n++] = '|';
+        for (size_t j = 0; j < c->argvlen[1] && n < size - 1; j++)
+            buf[n++] = (char)tolower((unsigned char)c->argv[1][j]);
+        buf[n] = '\0';
+        break;
+    }
+}
+
+/* Whether argument i is a secret that MONITOR and the slow log must not
+ * show: AUTH's arguments and HELLO's AUTH username and password. */
+int commandArgIsSecret(client *c, int i)
+{
+    if (argIs(c, 0, "auth")) return i >= 1;
+    if (!argIs(c, 0, "hello")) return 0;
+    for (int j = 2; j < c->argc; j++) {
+        if (argIs(c, j, "auth") && j + 2 < c->argc) {
+            if (i == j + 1 || i == j + 2) return 1;
+            j += 2;
+        } else if (argIs(c, j, "setname")) {
+            j++;
+        }
+    }
+    return 0;
 }
 
 static int arityOk(redisCommand *cmd, int argc)
@@ -173,6 +224,7 @@ void call(client *c)
     c->error_replies = 0;
     atomic_fetch_add_explicit(&server.stat_numcommands, 1, memory_order_relaxed);
     c->commands_processed++;
+    setCommandName(c, cmd);
     if (!cmd) {
         replyUnknownCommand(c);
         goto skip_reply_flags;
@@ -187,9 +239,12 @@ void call(client *c)
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
         goto skip_reply_flags;
     }
-    if (atomic_load_explicit(&server.has_monitors, memory_order_relaxed) &&
-        !(cmd->flags & (CMD_ADMIN | CMD_NO_AUTH)))
-        monitorFeed(c);
+    if ((atomic_load(&c->flags) & CLIENT_MONITOR) && (cmd->flags & (CMD_WRITE | CMD_READONLY))) {
+        /* A MONITOR connection is a replica in Redis's eyes. */
+        addReplyError(c, "Replica can't interact with the keyspace");
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
 
     uint32_t stripes[LOCK_STRIPES];
     int nstripes = 0;
@@ -218,6 +273,10 @@ void call(client *c)
     if (cfg.slowlog_log_slower_than >= 0 && dur >= cfg.slowlog_log_slower_than)
         slowlogPush(c, dur);
     c->lastcmd = cmd;
+    /* Fed after the command, like Redis: "[5 ...]" after SELECT 5. */
+    if (atomic_load_explicit(&server.has_monitors, memory_order_relaxed) &&
+        !(cmd->flags & CMD_ADMIN))
+        monitorFeed(c);
     if (clientOutputPending(c)) clientCheckOutputLimits(c, c->cmd_time_ms);
 
 skip_reply_flags:

@@ -684,6 +684,10 @@ void monitorFeed(client *c)
              (unsigned long long)(us % 1000000), c->db, c->addr);
     for (int i = 0; i < c->argc; i++) {
         sbAppend(&line, " \"", 2);
+        if (commandArgIsSecret(c, i)) {
+            sbAppendStr(&line, "(redacted)\"");
+            continue;
+        }
         for (size_t j = 0; j < c->argvlen[i]; j++) {
             unsigned char ch = c->argv[i][j];
             if (ch == '\\' || ch == '"') {
@@ -731,37 +735,6 @@ void clientsCron(strataThread *t, uint64_t now_ms)
     }
 }
 
-/* Redis 7.0's container commands: a client running one of them shows in
- * CLIENT LIST as "cmd=<name>|<subcommand>". */
-static const char *const containerCommands[] = {
-    "acl",    "client", "cluster", "command", "config", "function", "latency", "memory",
-    "module", "object", "pubsub",  "script",  "slowlog", "xgroup",  "xinfo",   NULL};
-
-/* Writes the cmd= value for c into buf.  Redis records the command before
- * running it, so the client asking (CLIENT LIST / CLIENT INFO) sees its own
- * current command; argv is read only on c's own thread, where it is stable. */
-static void clientCmdName(client *c, int fl, char *buf, size_t size)
-{
-    redisCommand *cmd = (fl & CLIENT_IN_CALL) ? c->cmd : c->lastcmd;
-    if (!cmd) {
-        snprintf(buf, size, "NULL");
-        return;
-    }
-    snprintf(buf, size, "%s", cmd->name);
-    if (!(fl & CLIENT_IN_CALL) || c->argc < 2 || !pthread_equal(c->thread->tid, pthread_self()))
-        return;
-    for (int i = 0; containerCommands[i]; i++) {
-        if (strcmp(containerCommands[i], cmd->name)) continue;
-        size_t n = strlen(buf);
-        for (size_t j = 0; j < c->argvlen[1] && n + 2 < size; j++) {
-            if (j == 0) buf[n++] = '|';
-            buf[n++] = (char)tolower((unsigned char)c->argv[1][j]);
-        }
-        buf[n] = '\0';
-        break;
-    }
-}
-
 /* CLIENT LIST / CLIENT INFO line, Redis 7.0 field order.  Caller holds
  * clients_lock when c belongs to another thread; the byte counts read then are
  * a racy snapshot, which is what Redis's INFO-style output promises anyway. */
@@ -778,8 +751,12 @@ void clientInfoString(client *c, strbuf *b, uint64_t now_ms)
     if (fl & CLIENT_NO_EVICT) flags[p++] = 'e';
     if (p == 0) flags[p++] = 'N';
     flags[p] = '\0';
-    char cmdname[64];
-    clientCmdName(c, fl, cmdname, sizeof(cmdname));
+    /* cmd_name is written by the owner thread only; it always holds a NUL at
+     * its last byte, so a racy read from another thread stays in bounds. */
+    char cmdname[sizeof(c->cmd_name)];
+    memcpy(cmdname, c->cmd_name, sizeof(cmdname));
+    cmdname[sizeof(cmdname) - 1] = '\0';
+    if (!cmdname[0]) snprintf(cmdname, sizeof(cmdname), "NULL");
     size_t obl = clientOutputPending(c);
     sbPrintf(b,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=0 "

@@ -113,6 +113,7 @@ struct client {
     char **argv;
     size_t *argvlen;
     redisCommand *cmd, *lastcmd;
+    char cmd_name[48];            /* current or last command as CLIENT LIST shows it ("config|get") */
     uint64_t cmd_time_ms;         /* wall clock at command start: one "now" per command */
     /* output */
     strbuf out;                   /* pending reply bytes; out.buf[opos..len) unsent */
@@ -271,6 +272,7 @@ int commandsCount(void);
 void commandsResetStats(void);
 void commandReplyInfo(client *c, redisCommand *cmd);
 void commandReplyDocs(client *c, redisCommand *cmd);
+int commandArgIsSecret(client *c, int i);
 
 /* ---- db.c --------------------------------------------------------------- */
 #define LOOKUP_NONE 0

@@ -586,13 +586,12 @@ def test_monitor_lines_for_another_db(server, conn):
         c.cmd("SET", "k", "v")
         c.cmd("SELECT", "0")
         lines = monitor_lines(m, 3)
-        assert [(db, args) for db, _, args in lines][1:] == [(5, b'"SET" "k" "v"'),
-                                                              (5, b'"SELECT" "0"')]
+        # Fed after each command runs, as Redis does: SELECT shows its new db.
+        assert [(db, args) for db, _, args in lines] == [(5, b'"SELECT" "5"'),
+                                                          (5, b'"SET" "k" "v"'),
+                                                          (0, b'"SELECT" "0"')]
 
 
-@pytest.mark.xfail(strict=True, reason="commands.c call() feeds MONITOR before the command runs "
-                   "(Redis 7.0 feeds after it, so SELECT shows the new db) and skips no_auth "
-                   "commands (Redis shows AUTH/HELLO with redacted arguments)")
 def test_monitor_redis_order_and_redaction(server):
     with RawConn(server.port) as m, RawConn(server.port) as c:
         assert m.cmd("MONITOR").raw == b"+OK\r\n"
@@ -669,3 +668,13 @@ def test_time(conn):
     assert abs(sec + usec / 1e6 - time.time()) < 5
     assert 0 <= usec < 1000000
     assert conn.cmd("TIME", "x").raw == b"-ERR wrong number of arguments for 'time' command\r\n"
+
+
+def test_monitor_connection_cannot_touch_keyspace(server):
+    # Redis treats a MONITOR connection as a replica: key commands are refused,
+    # others (PING) still work.
+    with RawConn(server.port) as m:
+        assert m.cmd("MONITOR").raw == b"+OK\r\n"
+        assert m.cmd("GET", "x").raw == b"-ERR Replica can't interact with the keyspace\r\n"
+        assert m.cmd("SET", "x", "1").raw == b"-ERR Replica can't interact with the keyspace\r\n"
+        assert m.cmd("PING").raw == b"+PONG\r\n"

@@ -376,8 +376,6 @@ def test_unknown_command_error(conn):
         b"-ERR unknown command '" + b"F" * 128 + b"', with args beginning with: 'x' \r\n"
 
 
-@pytest.mark.xfail(strict=True, reason="commands.c replyUnknownCommand caps the preview at 512 "
-                   "bytes of message; Redis caps the args part at 128 characters")
 def test_unknown_command_args_preview_is_capped_like_redis(conn):
     rep = conn.cmd("FOO", "a" * 100, "b" * 100, "c" * 100)
     assert rep.raw == (b"-ERR unknown command 'FOO', with args beginning with: '" + b"a" * 100
