@@ -140,14 +140,12 @@ static int parseExpireFlags(client *c, int *flags)
             return C_ERR;
         }
     }
-    /* Explicit "ERR ": addReplyError would take a leading "NX"/"GT" for an
-     * error code. */
     if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
-        addReplyError(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        addReplyError(c, "NX and XX, GT or LT options at the same time are not compatible");
         return C_ERR;
     }
     if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT)) {
-        addReplyError(c, "ERR GT and LT options at the same time are not compatible");
+        addReplyError(c, "GT and LT options at the same time are not compatible");
         return C_ERR;
     }
     return C_OK;

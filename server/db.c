@@ -97,9 +97,7 @@ int selectDbOrReply(client *c, const char *arg, size_t len, int *db)
         return C_ERR;
     }
     if (id < 0 || id >= cfg.databases) {
-        /* Explicit "ERR ": addReplyError would take the leading "DB" for an
-         * error code and send "-DB index ...". */
-        addReplyError(c, "ERR DB index is out of range");
+        addReplyError(c, "DB index is out of range");
         return C_ERR;
     }
     *db = (int)id;

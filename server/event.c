@@ -23,20 +23,6 @@
 
 /* ========================== Listeners ===================================== */
 
-static int addrIsLoopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-        if (IN6_IS_ADDR_LOOPBACK(&s->sin6_addr)) return 1;
-        if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) return s->sin6_addr.s6_addr[12] == 127;
-        return 0;
-    }
-    return 1; /* unix sockets */
-}
 
 static void formatAddr(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
@@ -87,12 +73,16 @@ static void onAccept(evutil_socket_t lfd, short what, void *arg)
             formatAddr(&ls, local, sizeof(local));
         else
             snprintf(local, sizeof(local), "?:0");
-        acceptClient(t, fd, peer, local, addrIsLoopback(&ss));
+        acceptClient(t, fd, peer, local, sockaddrIsLoopback(&ss));
     }
 }
 
-/* Opens one listening socket.  Returns the fd or -1 (errno kept). */
-static int listenOn(const char *host, int port, int backlog)
+/* Opens one listening socket.  `first`: this is the first listener on the
+ * address, so refuse a port another process already serves: with
+ * SO_REUSEPORT the kernel would let a second server (same user) share the
+ * port and silently split connections between the two.  Returns the fd or -1
+ * (errno kept). */
+static int listenOn(const char *host, int port, int backlog, int first)
 {
     struct addrinfo hints, *res = NULL, *ai;
     char portstr[16];
@@ -111,6 +101,22 @@ static int listenOn(const char *host, int port, int backlog)
         if (fd < 0) continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (first) {
+            /* Probe without SO_REUSEPORT: fails with EADDRINUSE if taken. */
+            if (ai->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            int ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+            int saved = errno;
+            close(fd);
+            fd = -1;
+            if (!ok) {
+                errno = saved;
+                continue;
+            }
+            fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) continue;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        }
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) break;
@@ -135,7 +141,7 @@ static int threadListen(strataThread *t)
             h++;
         }
         if (strcmp(h, "*") == 0) h = "0.0.0.0";
-        int fd = listenOn(h, cfg.port, cfg.tcp_backlog);
+        int fd = listenOn(h, cfg.port, cfg.tcp_backlog, t->idx == 0);
         if (fd < 0) {
             if (optional) continue;
             serverLog(LL_WARNING, "Could not create server TCP listening socket %s:%d: %s", h,

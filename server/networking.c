@@ -328,14 +328,6 @@ static void refuseConnection(int fd, const char *msg)
     atomic_fetch_add(&server.stat_rejected_conn, 1);
 }
 
-/* Redis's protected-mode rule: with protected-mode on and no password for the
- * default user, only loopback (and unix socket) peers may connect.  Kept free
- * of sockets and globals so a unit test can cover the refusing branch, which
- * an integration test cannot reach without leaving 127.0.0.1. */
-int protectedModeRefuses(int protected_mode, const char *requirepass, int is_loopback)
-{
-    return protected_mode && (requirepass == NULL || requirepass[0] == '\0') && !is_loopback;
-}
 
 /* Redis 7.0's text, byte for byte: clients and tools match on it. */
 static const char protectedModeDenied[] =

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 /* Longest text string2ld() accepts, as Redis's MAX_LONG_DOUBLE_CHARS. */
 #define UTIL_MAX_LD_CHARS 5120
@@ -514,4 +516,26 @@ void bytesToHuman(char *buf, size_t size, unsigned long long n) {
         if (i < 4) limit *= 1024ULL; /* stops at 2^60: no wrap-around */
     }
     snprintf(buf, size, "%lluB", n);
+}
+
+/* ========================== Connection policy ============================= */
+
+int sockaddrIsLoopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_LOOPBACK(&s->sin6_addr)) return 1;
+        if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) return s->sin6_addr.s6_addr[12] == 127;
+        return 0;
+    }
+    return ss->ss_family == AF_UNIX;
+}
+
+int protectedModeRefuses(int protected_mode, const char *requirepass, int is_loopback)
+{
+    return protected_mode && (requirepass == NULL || requirepass[0] == '\0') && !is_loopback;
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Parses a whole string as a signed 64-bit integer with Redis's rules (no
  * leading spaces or '+', no leading zeros except "0", "-0" rejected, no
@@ -50,6 +51,15 @@ void sbClear(strbuf *b);
 uint64_t ustime(void);       /* wall clock, microseconds since the epoch */
 uint64_t mstime(void);       /* wall clock, milliseconds since the epoch */
 uint64_t monotonic_us(void); /* CLOCK_MONOTONIC, microseconds */
+
+/* Whether a peer address is loopback (127/8, ::1, ::ffff:127/8) or a unix
+ * socket. */
+int sockaddrIsLoopback(const struct sockaddr_storage *ss);
+/* Protected mode: with protected-mode on and no password for the default
+ * user, only loopback peers may connect.  Returns 1 to refuse.  Pure so a unit
+ * test covers the refusing branch, which an integration test cannot reach
+ * without leaving 127.0.0.1. */
+int protectedModeRefuses(int protected_mode, const char *requirepass, int is_loopback);
 
 /* Converts bytes to Redis's human form ("1.00M"): writes into buf. */
 void bytesToHuman(char *buf, size_t size, unsigned long long n);

@@ -933,3 +933,13 @@ def test_echo_ping(r, rr, server):
     assert str(e.value) == "wrong number of arguments for 'echo' command"
     p = cli(server.port, "ping", "abc")
     assert p.stdout == "abc\n"
+
+
+def test_port_in_use_refuses_to_start(server, tmp_path):
+    # SO_REUSEPORT would let a second server share the port and split the
+    # connections; like Redis, start-up must fail instead.
+    proc = subprocess.run([STRATA_BIN, "--port", str(server.port), "--bind", "127.0.0.1",
+                           "--dir", str(tmp_path)], capture_output=True, timeout=30 * SLOW)
+    assert proc.returncode != 0
+    assert b"Address already in use" in proc.stdout + proc.stderr
+    assert server.client().ping()

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <limits.h>
 #include <math.h>
@@ -444,6 +446,47 @@ static void test_bytes_to_human(void **state) {
     assert_int_equal(strlen(tiny), 3);
 }
 
+
+/* ---- Connection policy ----------------------------------------------------- */
+
+static void test_protected_mode(void **state)
+{
+    (void)state;
+    assert_int_equal(protectedModeRefuses(1, NULL, 0), 1);
+    assert_int_equal(protectedModeRefuses(1, "", 0), 1);
+    assert_int_equal(protectedModeRefuses(1, "pw", 0), 0);
+    assert_int_equal(protectedModeRefuses(0, NULL, 0), 0);
+    assert_int_equal(protectedModeRefuses(1, NULL, 1), 0);
+}
+
+static void test_loopback_addresses(void **state)
+{
+    (void)state;
+    struct sockaddr_storage ss;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    memset(&ss, 0, sizeof(ss));
+    v4->sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &v4->sin_addr);
+    assert_true(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET, "127.255.0.9", &v4->sin_addr);
+    assert_true(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET, "10.0.0.1", &v4->sin_addr);
+    assert_false(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET, "128.0.0.1", &v4->sin_addr);
+    assert_false(sockaddrIsLoopback(&ss));
+    memset(&ss, 0, sizeof(ss));
+    v6->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "::1", &v6->sin6_addr);
+    assert_true(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET6, "::ffff:127.0.0.2", &v6->sin6_addr);
+    assert_true(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET6, "::ffff:192.168.1.1", &v6->sin6_addr);
+    assert_false(sockaddrIsLoopback(&ss));
+    inet_pton(AF_INET6, "fe80::1", &v6->sin6_addr);
+    assert_false(sockaddrIsLoopback(&ss));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string2ll_accepts),
@@ -463,6 +506,8 @@ int main(void) {
         cmocka_unit_test(test_strbuf),
         cmocka_unit_test(test_clocks),
         cmocka_unit_test(test_bytes_to_human),
+        cmocka_unit_test(test_protected_mode),
+        cmocka_unit_test(test_loopback_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
