@@ -453,7 +453,7 @@ void incrbyfloatCommand(client *c)
         addReplyError(c, "increment would produce NaN or Infinity");
         goto done;
     }
-    stObj *n = newStringObj(buf, len, o ? o->meta.expire_ms : 0, 0);
+    stObj *n = newStringObj(buf, len, o ? o->meta.expire_ms : 0, META_FLAG_NOINT);
     if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) addReplyBulk(c, buf, len);
 done:
     if (o) stObjRelease(o);

@@ -89,7 +89,8 @@ const char *objectEncodingName(const stObj *o)
     if (o->meta.type != ST_TYPE_STRING) return "unknown";
     if (o->meta.flags & META_FLAG_RAW) return "raw";
     long long v;
-    if (o->vlen <= 20 && string2ll(o->val, o->vlen, &v)) return "int";
+    if (!(o->meta.flags & META_FLAG_NOINT) && o->vlen <= 20 && string2ll(o->val, o->vlen, &v))
+        return "int";
     return o->vlen <= OBJ_ENCODING_EMBSTR_MAX ? "embstr" : "raw";
 }
 

@@ -37,7 +37,8 @@
 #define OBJ_ENCODING_EMBSTR_MAX 44
 
 /* stMeta.flags bits owned by the server (storage keeps them opaque). */
-#define META_FLAG_RAW 0x01 /* string was modified in place: OBJECT ENCODING says raw */
+#define META_FLAG_RAW 0x01   /* string was modified in place: OBJECT ENCODING says raw */
+#define META_FLAG_NOINT 0x02 /* never int-encoded (INCRBYFLOAT results): embstr or raw */
 
 /* ---- Command table ------------------------------------------------------ */
 

@@ -945,8 +945,6 @@ def test_encoding_raw_survives_getex(c):
     assert c.execute_command("OBJECT", "ENCODING", "nokey") is None
 
 
-@pytest.mark.xfail(strict=True, reason="INCRBYFLOAT results are embstr in Redis even when they "
-                   "look like integers; Strata has no flag to record that (server.h/debug.c)")
 def test_encoding_incrbyfloat_integral_result_is_embstr(c):
     assert c.execute_command("SET", "k", "10") == "OK"
     assert c.execute_command("INCRBYFLOAT", "k", "1") == "11"
