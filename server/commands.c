@@ -149,6 +149,126 @@ void lockKeyStripe(const char *key, size_t len, int lock)
     else pthread_mutex_unlock(m);
 }
 
+/* ========================== Group commit ================================== */
+
+/* Pipelined commands that arrive in one read share one WriteBatch: one WAL
+ * write (one fsync with appendfsync always) and one origin sequence for the
+ * whole group instead of one per command.  Replies are written to the socket
+ * only after the group commits, so no client sees an acknowledgement of a
+ * write that is not in the WAL.
+ *
+ *   closed --callGroupable command--> open: keyspace read lock + the command's
+ *            stripes locked (blocking, ascending: nothing else is held)
+ *   open   --next command's stripes all acquired with trylock--> open
+ *   open   --a stripe is busy / a non-groupable command / end of the client's
+ *            read / group full--> callFlushGroup(): commit, unlock --> closed
+ *
+ * Invariants:
+ *  1. While a group is open its thread holds the stripes of every key the group
+ *     wrote, so no other thread reads or writes those keys before the commit;
+ *     commands inside the group read their own writes through stBatchGet().
+ *  2. A thread blocks on a lock only while it holds no stripe (first command of
+ *     a group, or after a flush); later stripes are only try-locked.  So two
+ *     threads can never wait on each other: no deadlock.
+ *  3. Groups never span clients: networking.c flushes at the end of each
+ *     client's read, before replies are written.
+ *  4. If the commit fails, the replies generated since the group opened are
+ *     replaced by one error and the connection is closed after it.
+ */
+#define GROUP_MAX_EFFECTS 256  /* stBatchGet is a linear scan: keep groups short */
+#define GROUP_MAX_STRIPES 256
+
+typedef struct cmdGroup {
+    stBatch *batch;          /* NULL when no group is open */
+    client *c;               /* the client whose pipeline is grouped */
+    size_t out_mark;         /* c->out.len when the group opened */
+    int nstripes;
+    uint32_t stripes[GROUP_MAX_STRIPES];
+    uint64_t held[LOCK_STRIPES / 64]; /* bitmap of the stripes in stripes[] */
+} cmdGroup;
+
+static __thread cmdGroup group;
+
+stBatch *callGroupBatch(void)
+{
+    return group.batch;
+}
+
+static int groupHolds(uint32_t s)
+{
+    return (group.held[s / 64] >> (s % 64)) & 1;
+}
+
+static void groupMarkHeld(uint32_t s)
+{
+    group.held[s / 64] |= 1ULL << (s % 64);
+    group.stripes[group.nstripes++] = s;
+}
+
+/* Commands that may join a group: they touch only keys named in their
+ * arguments (so the stripes cover everything they read or write). */
+static int groupable(redisCommand *cmd)
+{
+    return cmd->firstkey > 0 && !(cmd->flags & (CMD_GLOBAL | CMD_NOKEYS)) &&
+           (cmd->flags & (CMD_WRITE | CMD_READONLY));
+}
+
+/* Try-locks the stripes the open group does not hold yet.  Returns 0 when one
+ * is busy (the ones taken stay held until the flush releases them). */
+static int groupTryAdd(const uint32_t *stripes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (groupHolds(stripes[i])) continue;
+        if (group.nstripes == GROUP_MAX_STRIPES) return 0;
+        if (pthread_mutex_trylock(&server.stripes[stripes[i]]) != 0) return 0;
+        groupMarkHeld(stripes[i]);
+    }
+    return 1;
+}
+
+static void groupOpen(client *c, const uint32_t *stripes, int n)
+{
+    pthread_rwlock_rdlock(&server.keyspace_lock);
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&server.stripes[stripes[i]]);
+        groupMarkHeld(stripes[i]);
+    }
+    group.batch = stBatchNew(server.st);
+    group.c = c;
+    group.out_mark = c->out.len;
+}
+
+/* Commits the open group (if any) and releases its locks.  C_ERR when the
+ * commit failed (the client was told and will be closed, invariant 4). */
+int callFlushGroup(void)
+{
+    if (!group.batch && !group.nstripes) return C_OK;
+    int rc = C_OK;
+    if (group.batch) {
+        char *err = NULL;
+        if (stBatchCommit(group.batch, &err) != C_OK) {
+            client *c = group.c;
+            serverLog(LL_WARNING, "Group write failed: %s", err ? err : "?");
+            if (c->out.len >= group.out_mark) c->out.len = group.out_mark;
+            atomic_fetch_and(&c->flags, ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP));
+            addReplyErrorFormat(c, "storage write failed: %s", err ? err : "unknown error");
+            atomic_fetch_or(&c->flags, CLIENT_CLOSE_AFTER_REPLY);
+            rc = C_ERR;
+        }
+        free(err);
+        group.batch = NULL;
+    }
+    for (int i = group.nstripes - 1; i >= 0; i--) {
+        uint32_t s = group.stripes[i];
+        group.held[s / 64] &= ~(1ULL << (s % 64));
+        pthread_mutex_unlock(&server.stripes[s]);
+    }
+    group.nstripes = 0;
+    group.c = NULL;
+    pthread_rwlock_unlock(&server.keyspace_lock);
+    return rc;
+}
+
 /* ========================== call() ======================================== */
 
 /* Redis's preview: arguments quoted until the preview reaches 128 bytes, each
@@ -247,12 +367,25 @@ void call(client *c)
     }
 
     uint32_t stripes[LOCK_STRIPES];
-    int nstripes = 0;
-    if (cmd->flags & CMD_GLOBAL) {
+    int nstripes = 0, grouped = groupable(cmd);
+    if (grouped) {
+        nstripes = commandStripes(c, stripes);
+        if (nstripes > GROUP_MAX_STRIPES) grouped = 0; /* huge MSET/DEL: run alone */
+    }
+    if (grouped) {
+        if (group.batch && !groupTryAdd(stripes, nstripes)) callFlushGroup();
+        if (!group.batch) groupOpen(c, stripes, nstripes);
+        nstripes = 0; /* released by callFlushGroup(), not below */
+    } else {
+        callFlushGroup();
+    }
+    if (grouped) {
+        /* locks held by the group */
+    } else if (cmd->flags & CMD_GLOBAL) {
         pthread_rwlock_wrlock(&server.keyspace_lock);
     } else if (!(cmd->flags & CMD_NOKEYS)) {
         pthread_rwlock_rdlock(&server.keyspace_lock);
-        nstripes = commandStripes(c, stripes);
+        if (!nstripes) nstripes = commandStripes(c, stripes);
         for (int i = 0; i < nstripes; i++) pthread_mutex_lock(&server.stripes[stripes[i]]);
     }
     uint64_t start = monotonic_us();
@@ -262,8 +395,11 @@ void call(client *c)
     atomic_fetch_and(&c->flags, ~CLIENT_IN_CALL);
     long long dur = (long long)(monotonic_us() - start);
     for (int i = nstripes - 1; i >= 0; i--) pthread_mutex_unlock(&server.stripes[stripes[i]]);
-    if (!(cmd->flags & CMD_NOKEYS) || (cmd->flags & CMD_GLOBAL))
+    if (grouped) {
+        if (stBatchSize(group.batch) >= GROUP_MAX_EFFECTS) callFlushGroup();
+    } else if (!(cmd->flags & CMD_NOKEYS) || (cmd->flags & CMD_GLOBAL)) {
         pthread_rwlock_unlock(&server.keyspace_lock);
+    }
 
     atomic_fetch_add_explicit(&cmd->calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&cmd->microseconds, dur, memory_order_relaxed);

@@ -558,6 +558,9 @@ static int clientProcessBuffer(client *c)
         }
         respReqReset(&c->req);
     }
+    /* Commit the writes of this read before any reply reaches the socket
+     * (commands.c, group commit). */
+    callFlushGroup();
     /* Drop the parsed prefix. */
     if (c->qpos == c->qbuf.len) {
         c->qbuf.len = c->qpos = 0;

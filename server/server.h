@@ -268,6 +268,8 @@ void addReplyObjValue(client *c, const stObj *o);
 void commandsInit(void);
 redisCommand *commandLookup(const char *name, size_t len);
 void call(client *c);              /* locks, runs, accounts one command */
+int callFlushGroup(void);          /* commits this thread's open write group */
+stBatch *callGroupBatch(void);     /* this thread's open group batch, or NULL */
 void commandsForEach(void (*fn)(void *ud, redisCommand *cmd), void *ud);
 int commandsCount(void);
 void commandsResetStats(void);
