@@ -54,7 +54,7 @@ static void markDuplicateArgs(client *c, int first, char *dup)
  * Deletion is O(1) per key for every type (collections bump incarnation). */
 static void delGeneric(client *c)
 {
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     stObj **found = calloc(c->argc, sizeof(stObj *));
     char *dup = calloc(c->argc, 1);
     long long deleted = 0;
@@ -69,7 +69,7 @@ static void delGeneric(client *c)
     }
     int ok = C_OK;
     if (deleted) ok = commitOrReply(c, b);
-    else stBatchDiscard(b);
+    else dbBatchDiscard(c, b);
     if (ok == C_OK) addReplyLongLong(c, deleted);
     for (int j = 1; j < c->argc; j++)
         if (found[j]) stObjRelease(found[j]);
@@ -472,7 +472,7 @@ static int copyKeyValue(client *c, const stObj *src, int dstdb, const char *dst,
     stMeta m = src->meta;
     m.hlc = m.origin = 0;
     stObj *n = stObjNew(&m, src->val, src->vlen);
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     if (delete_src) stBatchDel(b, srcdb, srckey, srclen, &src->meta);
     stBatchPut(b, dstdb, dst, dstlen, dstold ? &dstold->meta : NULL, n);
     stObjRelease(n);

@@ -56,7 +56,7 @@ static int flushFlagsOk(client *c)
 
 static void flushDbs(client *c, int db)
 {
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     stBatchFlushDb(b, db);
     if (commitOrReply(c, b) == C_OK) addReplyOk(c);
 }

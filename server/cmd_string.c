@@ -320,7 +320,7 @@ static void msetGeneric(client *c, int nx)
         addReplyLongLong(c, 0);
         goto done;
     }
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     for (int i = 0; i < nuniq; i++) {
         int k = keys[i].arg;
         stObj *o = newStringObj(c->argv[k + 1], c->argvlen[k + 1], 0, 0);

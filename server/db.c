@@ -32,9 +32,16 @@ int keyIsExpired(const stObj *o, uint64_t now_ms)
     return o->meta.expire_ms != 0 && o->meta.expire_ms <= now_ms;
 }
 
-/* Deletes a key found expired.  The caller holds the key's stripe. */
+/* Deletes a key found expired.  The caller holds the key's stripe.  Inside a
+ * write group the delete joins the group's batch (commands.c). */
 void dbDeleteExpired(int db, const char *key, size_t klen, const stObj *o)
 {
+    stBatch *g = callGroupBatch();
+    if (g) {
+        stBatchDel(g, db, key, klen, &o->meta);
+        atomic_fetch_add_explicit(&server.stat_expiredkeys, 1, memory_order_relaxed);
+        return;
+    }
     stBatch *b = stBatchNew(server.st);
     char *err = NULL;
     stBatchDel(b, db, key, klen, &o->meta);
@@ -50,7 +57,10 @@ void dbDeleteExpired(int db, const char *key, size_t klen, const stObj *o)
  * an expired key is deleted on the way.  Caller holds the key's stripe. */
 stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags)
 {
-    stObj *o = stGet(server.st, db, key, klen);
+    stObj *o;
+    stBatch *g = callGroupBatch();
+    /* Inside a write group, the group's queued writes are the newest state. */
+    if (!g || !stBatchGet(g, db, key, klen, &o)) o = stGet(server.st, db, key, klen);
     uint64_t now = c ? c->cmd_time_ms : mstime();
     if (o && keyIsExpired(o, now)) {
         dbDeleteExpired(db, key, klen, o);
@@ -74,11 +84,32 @@ stObj *lookupKeyWrite(client *c, const char *key, size_t klen)
     return lookupKeyDb(c, c->db, key, klen, LOOKUP_NOTOUCH);
 }
 
+/* The batch a command writes into: the thread's open write group (group
+ * commit, commands.c) or a new batch of its own.  Either way the command ends
+ * with commitOrReply() or dbBatchDiscard(), never with stBatch* calls. */
+stBatch *dbBatch(client *c)
+{
+    stBatch *g = callGroupBatch();
+    return g ? g : stBatchNew(server.st);
+}
+
+/* Drops a batch from dbBatch() that the command decided not to write.  A
+ * group's batch is left alone: the command queued nothing into it. */
+void dbBatchDiscard(client *c, stBatch *b)
+{
+    if (b != callGroupBatch()) stBatchDiscard(b);
+}
+
 /* Commits b (freeing it).  On failure replies with the storage error and
- * returns C_ERR; nothing was written then. */
+ * returns C_ERR; nothing was written then.  A group's batch commits later,
+ * before any reply is sent (commands.c). */
 int commitOrReply(client *c, stBatch *b)
 {
     char *err = NULL;
+    if (b == callGroupBatch()) {
+        atomic_fetch_add_explicit(&server.dirty, 1, memory_order_relaxed);
+        return C_OK;
+    }
     if (stBatchCommit(b, &err) != C_OK) {
         serverLog(LL_WARNING, "Write failed: %s", err ? err : "?");
         addReplyErrorFormat(c, "storage write failed: %s", err ? err : "unknown error");
@@ -144,7 +175,7 @@ stObj *newStringObj(const char *val, size_t vlen, uint64_t expire_ms, uint8_t fl
  * obj).  old is the key's current object or NULL.  Replies on failure. */
 int writeKey(client *c, int db, const char *key, size_t klen, const stObj *old, stObj *obj)
 {
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     stBatchPut(b, db, key, klen, old ? &old->meta : NULL, obj);
     stObjRelease(obj);
     return commitOrReply(c, b);
@@ -153,7 +184,7 @@ int writeKey(client *c, int db, const char *key, size_t klen, const stObj *old, 
 /* Deletes key (old is its current object) in one batch.  Replies on failure. */
 int deleteKey(client *c, int db, const char *key, size_t klen, const stObj *old)
 {
-    stBatch *b = stBatchNew(server.st);
+    stBatch *b = dbBatch(c);
     stBatchDel(b, db, key, klen, &old->meta);
     return commitOrReply(c, b);
 }

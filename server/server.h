@@ -284,6 +284,8 @@ stObj *lookupKeyRead(client *c, const char *key, size_t klen);
 stObj *lookupKeyWrite(client *c, const char *key, size_t klen);
 stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags);
 int keyIsExpired(const stObj *o, uint64_t now_ms);
+stBatch *dbBatch(client *c);
+void dbBatchDiscard(client *c, stBatch *b);
 int commitOrReply(client *c, stBatch *b);
 void dbDeleteExpired(int db, const char *key, size_t klen, const stObj *o);
 int selectDbOrReply(client *c, const char *arg, size_t len, int *db);

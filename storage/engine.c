@@ -151,6 +151,13 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
     rocksdb_options_set_block_based_table_factory(o, t);
     rocksdb_block_based_options_destroy(t);
 
+    if (cf == ST_CF_META) {
+        /* A bloom filter over whole keys in the memtable too: a GET or SET of
+         * a key that does not exist skips the skiplist search (the SST bloom
+         * filters only help once data is flushed). */
+        rocksdb_options_set_memtable_whole_key_filtering(o, 1);
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
+    }
     if (cf == ST_CF_SYS) {
         /* count:<pdb> records are u64 LE sums of merge deltas. */
         rocksdb_options_set_uint64add_merge_operator(o);
