@@ -151,17 +151,19 @@ void lockKeyStripe(const char *key, size_t len, int lock)
 
 /* ========================== Group commit ================================== */
 
-/* Pipelined commands that arrive in one read share one WriteBatch: one WAL
+/* The commands a thread runs in one pass of its event loop (every client that
+ * was ready, all pipelined commands of each) share one WriteBatch: one WAL
  * write (one fsync with appendfsync always) and one origin sequence for the
  * whole group instead of one per command.  Replies are written to the socket
- * only after the group commits, so no client sees an acknowledgement of a
- * write that is not in the WAL.
+ * only after the group commits (networking.c holds them), so no client sees an
+ * acknowledgement of a write that is not in the WAL.
  *
  *   closed --callGroupable command--> open: keyspace read lock + the command's
  *            stripes locked (blocking, ascending: nothing else is held)
  *   open   --next command's stripes all acquired with trylock--> open
- *   open   --a stripe is busy / a non-groupable command / end of the client's
- *            read / group full--> callFlushGroup(): commit, unlock --> closed
+ *   open   --a stripe is busy / a non-groupable command / end of the loop
+ *            pass (clientsBeforeSleep) / group full--> callFlushGroup():
+ *            commit, unlock --> closed
  *
  * Invariants:
  *  1. While a group is open its thread holds the stripes of every key the group
@@ -170,18 +172,20 @@ void lockKeyStripe(const char *key, size_t len, int lock)
  *  2. A thread blocks on a lock only while it holds no stripe (first command of
  *     a group, or after a flush); later stripes are only try-locked.  So two
  *     threads can never wait on each other: no deadlock.
- *  3. Groups never span clients: networking.c flushes at the end of each
- *     client's read, before replies are written.
- *  4. If the commit fails, the replies generated since the group opened are
- *     replaced by one error and the connection is closed after it.
+ *  3. A group lives within one pass of one thread's loop; networking.c writes
+ *     no reply while a group is open on its thread.
+ *  4. If the commit fails, each member client's replies generated since it
+ *     joined the group are replaced by one error and its connection is closed
+ *     after it.
  */
 #define GROUP_MAX_EFFECTS 256  /* stBatchGet is a linear scan: keep groups short */
 #define GROUP_MAX_STRIPES 256
 
 typedef struct cmdGroup {
     stBatch *batch;          /* NULL when no group is open */
-    client *c;               /* the client whose pipeline is grouped */
-    size_t out_mark;         /* c->out.len when the group opened */
+    uint64_t gen;            /* identifies the open group (client.group_gen) */
+    client **clients;        /* members: clients whose replies wait for it */
+    int nclients, clients_cap;
     int nstripes;
     uint32_t stripes[GROUP_MAX_STRIPES];
     uint64_t held[LOCK_STRIPES / 64]; /* bitmap of the stripes in stripes[] */
@@ -226,7 +230,7 @@ static int groupTryAdd(const uint32_t *stripes, int n)
     return 1;
 }
 
-static void groupOpen(client *c, const uint32_t *stripes, int n)
+static void groupOpen(const uint32_t *stripes, int n)
 {
     pthread_rwlock_rdlock(&server.keyspace_lock);
     for (int i = 0; i < n; i++) {
@@ -234,8 +238,33 @@ static void groupOpen(client *c, const uint32_t *stripes, int n)
         groupMarkHeld(stripes[i]);
     }
     group.batch = stBatchNew(server.st);
-    group.c = c;
-    group.out_mark = c->out.len;
+    group.gen++;
+}
+
+/* Records c as a member of the open group, remembering where its replies
+ * for this group start (invariant 4). */
+static void groupJoin(client *c)
+{
+    if (c->group_gen == group.gen) return;
+    c->group_gen = group.gen;
+    c->group_out_mark = c->out.len;
+    if (group.nclients == group.clients_cap) {
+        group.clients_cap = group.clients_cap ? group.clients_cap * 2 : 16;
+        group.clients = realloc(group.clients, group.clients_cap * sizeof(client *));
+    }
+    group.clients[group.nclients++] = c;
+}
+
+void callForgetClient(client *c)
+{
+    if (!group.batch || c->group_gen != group.gen) return;
+    for (int i = 0; i < group.nclients; i++) {
+        if (group.clients[i] == c) {
+            group.clients[i] = group.clients[--group.nclients];
+            break;
+        }
+    }
+    c->group_gen = 0;
 }
 
 /* Commits the open group (if any) and releases its locks.  C_ERR when the
@@ -247,12 +276,14 @@ int callFlushGroup(void)
     if (group.batch) {
         char *err = NULL;
         if (stBatchCommit(group.batch, &err) != C_OK) {
-            client *c = group.c;
             serverLog(LL_WARNING, "Group write failed: %s", err ? err : "?");
-            if (c->out.len >= group.out_mark) c->out.len = group.out_mark;
-            atomic_fetch_and(&c->flags, ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP));
-            addReplyErrorFormat(c, "storage write failed: %s", err ? err : "unknown error");
-            atomic_fetch_or(&c->flags, CLIENT_CLOSE_AFTER_REPLY);
+            for (int i = 0; i < group.nclients; i++) {
+                client *c = group.clients[i];
+                if (c->out.len >= c->group_out_mark) c->out.len = c->group_out_mark;
+                atomic_fetch_and(&c->flags, ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP));
+                addReplyErrorFormat(c, "storage write failed: %s", err ? err : "unknown error");
+                atomic_fetch_or(&c->flags, CLIENT_CLOSE_AFTER_REPLY);
+            }
             rc = C_ERR;
         }
         free(err);
@@ -264,7 +295,8 @@ int callFlushGroup(void)
         pthread_mutex_unlock(&server.stripes[s]);
     }
     group.nstripes = 0;
-    group.c = NULL;
+    for (int i = 0; i < group.nclients; i++) group.clients[i]->group_gen = 0;
+    group.nclients = 0;
     pthread_rwlock_unlock(&server.keyspace_lock);
     return rc;
 }
@@ -374,7 +406,8 @@ void call(client *c)
     }
     if (grouped) {
         if (group.batch && !groupTryAdd(stripes, nstripes)) callFlushGroup();
-        if (!group.batch) groupOpen(c, stripes, nstripes);
+        if (!group.batch) groupOpen(stripes, nstripes);
+        groupJoin(c);
         nstripes = 0; /* released by callFlushGroup(), not below */
     } else {
         callFlushGroup();

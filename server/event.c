@@ -182,10 +182,22 @@ static void onCron(evutil_socket_t fd, short what, void *arg)
     clientsCron(t, mstime());
 }
 
+/* Runs one thread's loop.  After each pass over the ready events, the
+ * thread's write group commits and the replies it held back are written
+ * (Redis's beforeSleep): writes of every client served in that pass share
+ * one WAL write. */
+static void threadLoop(strataThread *t)
+{
+    while (!atomic_load(&server.shutdown_asap)) {
+        event_base_loop(t->base, EVLOOP_ONCE);
+        clientsBeforeSleep(t);
+    }
+    clientsBeforeSleep(t);
+}
+
 static void *threadMain(void *arg)
 {
-    strataThread *t = arg;
-    event_base_dispatch(t->base);
+    threadLoop(arg);
     return NULL;
 }
 
@@ -223,7 +235,7 @@ int eventStartThreads(void)
 
 void eventRunMainThread(void)
 {
-    event_base_dispatch(server.threads[0].base);
+    threadLoop(&server.threads[0]);
 }
 
 /* Stops every loop, joins threads 1..N-1 and frees their clients. */
@@ -243,6 +255,7 @@ void eventStopAll(void)
         event_free(t->cron);
         event_base_free(t->base);
         free(t->xpending); /* grown by clientPostReply() */
+        free(t->wpending); /* grown by clientQueueWrite() */
         pthread_mutex_destroy(&t->xlock);
     }
     free(server.threads);

@@ -300,6 +300,7 @@ int getDoubleOrReply(client *c, const char *s, size_t len, double *out, const ch
 /* ========================== Client life cycle ============================= */
 
 static void onReadable(evutil_socket_t fd, short what, void *arg);
+static void clientUnqueueWrite(client *c);
 static void onWritable(evutil_socket_t fd, short what, void *arg);
 
 static void threadLinkClient(strataThread *t, client *c)
@@ -415,6 +416,8 @@ void freeClient(client *c)
         }
     }
     pthread_mutex_unlock(&t->xlock);
+    clientUnqueueWrite(c);
+    callForgetClient(c);
     threadUnlinkClient(t, c);
     event_free(c->rev);
     event_free(c->wev);
@@ -501,13 +504,55 @@ static int clientWrite(client *c)
     return C_OK;
 }
 
+/* Holds c's replies until the thread's write group commits. */
+static void clientQueueWrite(client *c)
+{
+    strataThread *t = c->thread;
+    if (c->wqueued) return;
+    if (t->nwpending == t->wpending_cap) {
+        t->wpending_cap = t->wpending_cap ? t->wpending_cap * 2 : 64;
+        t->wpending = realloc(t->wpending, t->wpending_cap * sizeof(client *));
+    }
+    t->wpending[t->nwpending++] = c;
+    c->wqueued = 1;
+}
+
+static void clientUnqueueWrite(client *c)
+{
+    strataThread *t = c->thread;
+    if (!c->wqueued) return;
+    for (int i = 0; i < t->nwpending; i++) {
+        if (t->wpending[i] == c) {
+            t->wpending[i] = t->wpending[--t->nwpending];
+            break;
+        }
+    }
+    c->wqueued = 0;
+}
+
 void clientFlush(client *c)
 {
     if (atomic_load(&c->flags) & CLIENT_CLOSE_ASAP) {
         freeClient(c);
         return;
     }
+    /* While this thread has uncommitted writes, no reply may leave: it could
+     * acknowledge (or show) a write that is not in the WAL yet. */
+    if (callGroupBatch()) {
+        clientQueueWrite(c);
+        return;
+    }
     clientWrite(c);
+}
+
+void clientsBeforeSleep(strataThread *t)
+{
+    callFlushGroup();
+    while (t->nwpending > 0) {
+        client *c = t->wpending[--t->nwpending];
+        c->wqueued = 0;
+        clientFlush(c);
+    }
 }
 
 static void onWritable(evutil_socket_t fd, short what, void *arg)
@@ -558,9 +603,6 @@ static int clientProcessBuffer(client *c)
         }
         respReqReset(&c->req);
     }
-    /* Commit the writes of this read before any reply reaches the socket
-     * (commands.c, group commit). */
-    callFlushGroup();
     /* Drop the parsed prefix. */
     if (c->qpos == c->qbuf.len) {
         c->qbuf.len = c->qpos = 0;

@@ -123,6 +123,9 @@ struct client {
     pthread_mutex_t xlock;        /* guards xout: replies posted from other threads */
     strbuf xout;
     int xqueued;                  /* in thread->xpending, under thread->xlock */
+    int wqueued;                  /* in thread->wpending: replies wait for the group commit */
+    uint64_t group_gen;           /* write group this client's replies belong to */
+    size_t group_out_mark;        /* out.len when the client joined that group */
     int error_replies;            /* errors emitted by the current command */
     uint64_t net_in_bytes, net_out_bytes;
     uint64_t commands_processed;
@@ -143,6 +146,8 @@ typedef struct strataThread {
     struct event *cron;
     client *clients;              /* this thread's clients */
     int nclients;
+    client **wpending;            /* replies held until the write group commits */
+    int nwpending, wpending_cap;
     pthread_mutex_t xlock;        /* guards xpending */
     client **xpending;            /* clients with replies posted from other threads */
     int nxpending, xpending_cap;
@@ -231,6 +236,7 @@ void acceptClient(strataThread *t, int fd, const char *peer, const char *local, 
 void freeClient(client *c);
 void clientProcessInput(client *c);
 void clientFlush(client *c);       /* write what can be written now, arm EV_WRITE otherwise */
+void clientsBeforeSleep(strataThread *t); /* commit the write group, then write held replies */
 void clientHandleWake(strataThread *t);
 void clientsCron(strataThread *t, uint64_t now_ms);
 void clientPostReply(client *c, const char *s, size_t len); /* any thread */
@@ -269,6 +275,7 @@ void commandsInit(void);
 redisCommand *commandLookup(const char *name, size_t len);
 void call(client *c);              /* locks, runs, accounts one command */
 int callFlushGroup(void);          /* commits this thread's open write group */
+void callForgetClient(client *c);  /* a client being freed leaves the open group */
 stBatch *callGroupBatch(void);     /* this thread's open group batch, or NULL */
 void commandsForEach(void (*fn)(void *ud, redisCommand *cmd), void *ud);
 int commandsCount(void);
