@@ -55,7 +55,7 @@ run() {
     [ "$4" -gt 1 ] && n=$((N * 5))
     [ "$3" -gt 1000 ] && n=$((n / 2))
     redis-benchmark -p "$1" -t "$2" -n "$n" -d "$3" -P "$4" -c "$CLIENTS" -r "$KEYSPACE" --csv 2>/dev/null |
-        awk -F'","' 'NR==2 { gsub(/"/,""); print $2, $5, $7 }'
+        awk -F, 'NR==2 { gsub(/"/, ""); print $2, $5, $7 }'
 }
 
 OUT="$WORK/table.md"
@@ -63,8 +63,12 @@ OUT="$WORK/table.md"
     echo "| test | -d | -P | strata rps | strata p50 ms | strata p99 ms | redis rps | redis p50 ms | redis p99 ms | ratio |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$OUT"
-for t in $TESTS; do
-    for d in $SIZES; do
+# Sizes outermost, FLUSHALL between them: GET must read values of its own
+# size (redis-benchmark's GET reads what SET wrote to the same key names).
+for d in $SIZES; do
+    redis-cli -p "$SP" flushall >/dev/null
+    redis-cli -p "$RP" flushall >/dev/null
+    for t in $TESTS; do
         for p in $PIPES; do
             read -r srps sp50 sp99 < <(run "$SP" "$t" "$d" "$p")
             read -r rrps rp50 rp99 < <(run "$RP" "$t" "$d" "$p")

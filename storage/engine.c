@@ -33,6 +33,9 @@
  * maxmemory. */
 #define ST_DEFAULT_WRITE_BUFFER_BYTES ((size_t)16 << 20)
 #define ST_BLOOM_BITS_PER_KEY 10
+#define ST_COMPRESSION_LEVELS 7
+#define ST_MAX_WRITE_BUFFERS 4
+#define ST_MIN_BLOB_BYTES 4096 /* values at least this long live in blob files */
 #define ST_MAX_BACKGROUND_JOBS 2
 #define ST_SYS_MAX_SUCCESSIVE_MERGES 64 /* bounds count:<pdb> operand chains */
 #define ST_WAL_SYNC_INTERVAL_MS 1000
@@ -137,6 +140,9 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
     rocksdb_options_set_compression(o, rocksdb_zstd_compression);
     rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
     rocksdb_options_set_write_buffer_size(o, wbuf);
+    /* Room for bursts: with 2 memtables, an 8 KB SET burst stopped writes
+     * while one memtable flushed (RocksDB LOG, "Stopping writes"). */
+    rocksdb_options_set_max_write_buffer_number(o, ST_MAX_WRITE_BUFFERS);
 
     rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(t, st->block_cache);
@@ -154,6 +160,22 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
     rocksdb_options_set_block_based_table_factory(o, t);
     rocksdb_block_based_options_destroy(t);
 
+    /* L0/L1 hold recent, soon-rewritten data: compressing them costs CPU on
+     * every flush and compaction for little space; deeper levels use zstd. */
+    int levels[ST_COMPRESSION_LEVELS];
+    for (int i = 0; i < ST_COMPRESSION_LEVELS; i++)
+        levels[i] = i < 2 ? rocksdb_no_compression : rocksdb_zstd_compression;
+    rocksdb_options_set_compression_per_level(o, levels, ST_COMPRESSION_LEVELS);
+    if (cf == ST_CF_META || cf == ST_CF_SUB) {
+        /* Key-value separation: values of ST_MIN_BLOB_BYTES and more go to blob
+         * files at flush, so compactions move only small pointers (8 KB SETs
+         * stalled on L0 compactions without it, bench/RESULTS.md). */
+        rocksdb_options_set_enable_blob_files(o, 1);
+        rocksdb_options_set_min_blob_size(o, ST_MIN_BLOB_BYTES);
+        rocksdb_options_set_blob_compression_type(o, rocksdb_lz4_compression);
+        rocksdb_options_set_enable_blob_gc(o, 1);
+        rocksdb_options_set_blob_cache(o, st->block_cache);
+    }
     if (cf == ST_CF_META) {
         /* A bloom filter over whole keys in the memtable too: a GET or SET of
          * a key that does not exist skips the skiplist search (the SST bloom
