@@ -9,7 +9,7 @@
 
 CC ?= gcc
 OPT ?= -O2
-WARN ?= -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+WARN ?= -Wall -Wextra
 CFLAGS ?= $(OPT) -g $(WARN)
 CFLAGS += -std=gnu11 -pthread -MMD -MP -D_GNU_SOURCE
 LDLIBS ?= -lrocksdb -levent_pthreads -levent -lzstd -lpthread -lm

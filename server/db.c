@@ -89,6 +89,7 @@ stObj *lookupKeyWrite(client *c, const char *key, size_t klen)
  * with commitOrReply() or dbBatchDiscard(), never with stBatch* calls. */
 stBatch *dbBatch(client *c)
 {
+    (void)c;
     stBatch *g = callGroupBatch();
     return g ? g : stBatchNew(server.st);
 }
@@ -97,6 +98,7 @@ stBatch *dbBatch(client *c)
  * group's batch is left alone: the command queued nothing into it. */
 void dbBatchDiscard(client *c, stBatch *b)
 {
+    (void)c;
     if (b != callGroupBatch()) stBatchDiscard(b);
 }
 
@@ -254,6 +256,7 @@ static void expireCycle(void)
 
 static void *expireThreadMain(void *arg)
 {
+    (void)arg;
     pthread_mutex_lock(&expireMutex);
     while (!expireStop) {
         struct timespec ts;

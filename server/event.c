@@ -45,6 +45,7 @@ static void formatAddr(const struct sockaddr_storage *ss, char *buf, size_t size
 
 static void onAccept(evutil_socket_t lfd, short what, void *arg)
 {
+    (void)what;
     strataThread *t = arg;
     for (int i = 0; i < 64; i++) { /* bounded so one busy listener cannot starve clients */
         struct sockaddr_storage ss;
@@ -164,6 +165,7 @@ static int threadListen(strataThread *t)
 
 static void onWake(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd; (void)what;
     strataThread *t = arg;
     if (atomic_load(&server.shutdown_asap)) {
         event_base_loopbreak(t->base);
@@ -174,6 +176,7 @@ static void onWake(evutil_socket_t fd, short what, void *arg)
 
 static void onCron(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd; (void)what;
     strataThread *t = arg;
     if (atomic_load(&server.shutdown_asap)) {
         event_base_loopbreak(t->base);

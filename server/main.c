@@ -134,6 +134,7 @@ static void writePidfile(void)
 
 static void onSignal(evutil_socket_t sig, short what, void *arg)
 {
+    (void)what; (void)arg;
     serverLog(LL_WARNING, "Received %s scheduling shutdown...",
               sig == SIGINT ? "SIGINT" : "SIGTERM");
     atomic_store(&server.shutdown_asap, 1);

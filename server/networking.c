@@ -557,6 +557,7 @@ void clientsBeforeSleep(strataThread *t)
 
 static void onWritable(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd; (void)what;
     client *c = arg;
     clientDrainPosted(c);
     clientFlush(c);
@@ -640,6 +641,7 @@ void clientProcessInput(client *c)
 
 static void onReadable(evutil_socket_t fd, short what, void *arg)
 {
+    (void)what;
     client *c = arg;
     size_t want = PROTO_IOBUF_LEN_BYTES;
     /* A big bulk in progress: read it in larger pieces. */
