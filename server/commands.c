@@ -255,6 +255,15 @@ static void groupJoin(client *c)
     group.clients[group.nclients++] = c;
 }
 
+/* Frees this thread's group bookkeeping; called once when its loop ends. */
+void callThreadExit(void)
+{
+    callFlushGroup();
+    free(group.clients);
+    group.clients = NULL;
+    group.nclients = group.clients_cap = 0;
+}
+
 void callForgetClient(client *c)
 {
     if (!group.batch || c->group_gen != group.gen) return;

@@ -196,6 +196,7 @@ static void threadLoop(strataThread *t)
         clientsBeforeSleep(t);
     }
     clientsBeforeSleep(t);
+    callThreadExit();
 }
 
 static void *threadMain(void *arg)

@@ -276,6 +276,7 @@ redisCommand *commandLookup(const char *name, size_t len);
 void call(client *c);              /* locks, runs, accounts one command */
 int callFlushGroup(void);          /* commits this thread's open write group */
 void callForgetClient(client *c);  /* a client being freed leaves the open group */
+void callThreadExit(void);         /* frees the thread's group bookkeeping at loop end */
 stBatch *callGroupBatch(void);     /* this thread's open group batch, or NULL */
 void commandsForEach(void (*fn)(void *ud, redisCommand *cmd), void *ud);
 int commandsCount(void);
