@@ -1340,7 +1340,13 @@ void cfgGet(const char *pattern, void (*emit)(void *ud, const char *name, const 
                 cfgVal v;
                 captureValue(d, &v);
                 sbEmpty(&b);
-                formatValue(d, &v, &b);
+                char cwd[4096];
+                /* Like Redis: the server chdir()s into `dir` at start, so the
+                 * working directory is the effective, absolute value. */
+                if (d->field == (void *)&cfg.dir && getcwd(cwd, sizeof(cwd)))
+                    sbAppendStr(&b, cwd);
+                else
+                    formatValue(d, &v, &b);
                 freeValue(d, &v);
                 formatted = 1;
             }

@@ -943,3 +943,8 @@ def test_port_in_use_refuses_to_start(server, tmp_path):
     assert proc.returncode != 0
     assert b"Address already in use" in proc.stdout + proc.stderr
     assert server.client().ping()
+
+
+def test_config_get_dir_is_absolute_working_directory(server, r):
+    # Redis reports the directory it chdir()ed into, as an absolute path.
+    assert r.config_get("dir") == {"dir": os.path.realpath(server.dir)}
