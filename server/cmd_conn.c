@@ -69,6 +69,14 @@ void pingCommand(client *c)
         addReplyErrorArity(c);
         return;
     }
+    /* A subscribed RESP2 client reads a message-shaped reply (Redis 7.0). */
+    if ((atomic_load(&c->flags) & CLIENT_PUBSUB) && c->resp == 2) {
+        addReplyArrayLen(c, 2);
+        addReplyBulk(c, "pong", 4);
+        if (c->argc == 1) addReplyBulk(c, "", 0);
+        else addReplyBulk(c, c->argv[1], c->argvlen[1]);
+        return;
+    }
     if (c->argc == 1) addReplyRaw(c, "+PONG\r\n", 7);
     else addReplyBulk(c, c->argv[1], c->argvlen[1]);
 }
@@ -98,6 +106,7 @@ void resetCommand(client *c)
         atomic_store(&server.has_monitors, server.nmonitors > 0);
         pthread_mutex_unlock(&server.monitors_lock);
     }
+    pubsubClientReset(c); /* clears CLIENT_PUBSUB with the subscriptions */
     /* CLIENT NO-EVICT survives RESET, as in Redis 7.0. */
     atomic_fetch_and(&c->flags, ~(CLIENT_MONITOR | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
                                   CLIENT_REPLY_SKIP_NEXT | CLIENT_PUBSUB));

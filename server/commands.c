@@ -400,6 +400,20 @@ void call(client *c)
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
         goto skip_reply_flags;
     }
+    /* RESP2 has no out-of-band type: a subscribed RESP2 client can only tell
+     * replies from messages while it sends commands whose replies look like
+     * messages (Redis 7.0's processCommand()). */
+    if ((atomic_load(&c->flags) & CLIENT_PUBSUB) && c->resp == 2 && cmd->proc != pingCommand &&
+        cmd->proc != subscribeCommand && cmd->proc != unsubscribeCommand &&
+        cmd->proc != psubscribeCommand && cmd->proc != punsubscribeCommand &&
+        cmd->proc != quitCommand && cmd->proc != resetCommand) {
+        addReplyErrorFormat(c,
+                            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                            "QUIT / RESET are allowed in this context",
+                            c->cmd_name);
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
     if ((atomic_load(&c->flags) & CLIENT_MONITOR) && (cmd->flags & (CMD_WRITE | CMD_READONLY))) {
         /* A MONITOR connection is a replica in Redis's eyes. */
         addReplyError(c, "Replica can't interact with the keyspace");

@@ -200,6 +200,8 @@ static void infoStats(strbuf *b)
 {
     uint64_t up_s = (mstime() - server.stat_reset_ms) / 1000;
     long long cmds = atomic_load(&server.stat_numcommands);
+    long long ps_channels, ps_patterns;
+    pubsubStats(&ps_channels, &ps_patterns);
     sbPrintf(b,
              "# Stats\r\n"
              "total_connections_received:%lld\r\n"
@@ -218,8 +220,8 @@ static void infoStats(strbuf *b)
              "evicted_clients:0\r\n"
              "keyspace_hits:%lld\r\n"
              "keyspace_misses:%lld\r\n"
-             "pubsub_channels:0\r\n"
-             "pubsub_patterns:0\r\n"
+             "pubsub_channels:%lld\r\n"
+             "pubsub_patterns:%lld\r\n"
              "latest_fork_usec:0\r\n"
              "total_forks:0\r\n"
              "client_query_buffer_limit_disconnections:%lld\r\n"
@@ -235,7 +237,7 @@ static void infoStats(strbuf *b)
              (long long)atomic_load(&server.stat_rejected_conn),
              (long long)atomic_load(&server.stat_expiredkeys),
              (long long)atomic_load(&server.stat_keyspace_hits),
-             (long long)atomic_load(&server.stat_keyspace_misses),
+             (long long)atomic_load(&server.stat_keyspace_misses), ps_channels, ps_patterns,
              (long long)atomic_load(&server.stat_client_qbuf_limit_disconnections),
              (long long)atomic_load(&server.stat_client_outbuf_limit_disconnections),
              (long long)atomic_load(&server.stat_total_error_replies));

@@ -399,6 +399,9 @@ static void monitorRemove(client *c)
 void freeClient(client *c)
 {
     strataThread *t = c->thread;
+    /* First: a PUBLISH on another thread must not post to c, or queue it in
+     * xpending, once the steps below have run (cmd_pubsub.c invariant 3). */
+    pubsubClientFree(c);
     if (atomic_load(&c->flags) & CLIENT_MONITOR) monitorRemove(c);
     pthread_mutex_lock(&server.clients_lock);
     if (c->prev) c->prev->next = c->next;
@@ -798,14 +801,15 @@ void clientInfoString(client *c, strbuf *b, uint64_t now_ms)
     if (!cmdname[0]) snprintf(cmdname, sizeof(cmdname), "NULL");
     size_t obl = clientOutputPending(c);
     sbPrintf(b,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%d "
+             "psub=%d ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
              "rbp=%zu obl=%zu oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
              "redir=-1 resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (unsigned long long)((now_ms - c->ctime_ms) / 1000),
              (unsigned long long)((now_ms - c->last_interaction_ms) / 1000), flags, c->db,
-             c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->out.cap, c->out.len, obl, obl,
+             atomic_load(&c->pubsub_channels), atomic_load(&c->pubsub_patterns), c->qbuf.len,
+             c->qbuf.cap - c->qbuf.len, c->out.cap, c->out.len, obl, obl,
              sizeof(client) + c->qbuf.cap + c->out.cap + c->xout.cap, obl ? "w" : "",
              cmdname, c->resp);
 }

@@ -129,6 +129,10 @@ struct client {
     int error_replies;            /* errors emitted by the current command */
     uint64_t net_in_bytes, net_out_bytes;
     uint64_t commands_processed;
+    /* pub/sub (cmd_pubsub.c): subscriptions, under its registry lock; the
+     * counts are atomic so CLIENT LIST can read them from any thread */
+    struct pubsubState *pubsub;   /* NULL until the first subscription */
+    _Atomic int pubsub_channels, pubsub_patterns;
     struct client *next, *prev;   /* global list, under server.clients_lock */
     struct client *tnext, *tprev; /* owner thread's list */
 };
@@ -314,6 +318,11 @@ int getRangeLongOrReply(client *c, const char *s, size_t len, long long min, lon
                         long long *out, const char *msg);
 int getDoubleOrReply(client *c, const char *s, size_t len, double *out, const char *msg);
 int argIs(client *c, int i, const char *word); /* case-insensitive compare of argv[i] */
+
+/* ---- cmd_pubsub.c ------------------------------------------------------- */
+void pubsubClientReset(client *c); /* RESET: drop all subscriptions quietly; owner thread */
+void pubsubClientFree(client *c);  /* freeClient: leave the registry first; owner thread */
+void pubsubStats(long long *channels, long long *patterns); /* INFO stats */
 
 /* ---- slowlog.c / debug.c / info.c --------------------------------------- */
 void slowlogInit(void);
