@@ -469,7 +469,12 @@ void call(client *c)
     if (atomic_load_explicit(&server.has_monitors, memory_order_relaxed) &&
         !(cmd->flags & CMD_ADMIN))
         monitorFeed(c);
-    if (clientOutputPending(c)) clientCheckOutputLimits(c, c->cmd_time_ms);
+    if (clientOutputPending(c)) {
+        /* obuf_soft_since_ms is shared with posting threads: take xlock. */
+        pthread_mutex_lock(&c->xlock);
+        clientCheckOutputLimits(c, c->cmd_time_ms);
+        pthread_mutex_unlock(&c->xlock);
+    }
 
 skip_reply_flags:
     /* CLIENT REPLY SKIP applies to the command after the one that set it. */

@@ -674,6 +674,10 @@ void clientPostReply(client *c, const char *s, size_t len)
 {
     strataThread *t = c->thread;
     int queue = 0;
+    /* Nothing for a client that is being closed (its buffer would only grow
+     * until the owner frees it) or that turned replies off (Redis drops
+     * MONITOR lines and messages then). */
+    if (atomic_load(&c->flags) & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF)) return;
     pthread_mutex_lock(&c->xlock);
     sbAppend(&c->xout, s, len);
     clientCheckOutputLimits(c, mstime());

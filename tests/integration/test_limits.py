@@ -259,8 +259,8 @@ def test_output_buffer_limit_as_given(make_server):
 
 
 def test_output_buffer_limit_pubsub_class_config_only(server, r):
-    """Pub/sub does not exist yet: the pubsub class can only be checked as
-    configuration (parsed, stored, shown), not enforced."""
+    """The pubsub class as configuration: parsed, stored, shown and validated
+    (enforcement is tested in test_pubsub.py)."""
     default = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
     try:
         assert r.config_get("client-output-buffer-limit")["client-output-buffer-limit"] == default
