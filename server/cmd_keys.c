@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server.h"
 
@@ -448,7 +447,7 @@ void randomkeyCommand(client *c)
         size_t klen;
         char *key = stRandomKey(server.st, c->db, &klen);
         if (!key) break;
-        stObj *o = stGet(server.st, c->db, key, klen);
+        stObj *o = stPeek(server.st, c->db, key, klen);
         int live = o && !keyIsExpired(o, c->cmd_time_ms);
         if (o) stObjRelease(o);
         if (live) {
@@ -605,15 +604,6 @@ static long long objectRefcount(const stObj *o)
     return 1;
 }
 
-/* Seconds on the clock storage stamps into stObj.lru_clock (monotonic,
- * coarse); comparing it with unix time gave idle times of decades. */
-static uint32_t lruClockNow(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint32_t)ts.tv_sec;
-}
-
 static void objectHelp(client *c)
 {
     /* Redis's text, line for line: clients print it as is. */
@@ -681,8 +671,7 @@ void objectCommand(client *c)
                              "Please note that when switching between policies at runtime LRU "
                              "and LFU data will take some time to adjust.");
         } else {
-            uint32_t now = lruClockNow();
-            addReplyLongLong(c, now >= o->lru_clock ? now - o->lru_clock : 0);
+            addReplyLongLong(c, (long long)stObjIdleSeconds(o));
         }
     }
     stObjRelease(o);

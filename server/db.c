@@ -60,7 +60,9 @@ stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags)
     stObj *o;
     stBatch *g = callGroupBatch();
     /* Inside a write group, the group's queued writes are the newest state. */
-    if (!g || !stBatchGet(g, db, key, klen, &o)) o = stGet(server.st, db, key, klen);
+    if (!g || !stBatchGet(g, db, key, klen, &o))
+        o = (flags & LOOKUP_NOTOUCH) ? stPeek(server.st, db, key, klen)
+                                     : stGet(server.st, db, key, klen);
     uint64_t now = c ? c->cmd_time_ms : mstime();
     if (o && keyIsExpired(o, now)) {
         dbDeleteExpired(db, key, klen, o);
@@ -231,7 +233,7 @@ static int expireEntry(void *ud, int db, const char *key, size_t klen, uint64_t 
     if (!p->deadline_us) p->deadline_us = monotonic_us() + EXPIRE_PASS_BUDGET_US;
     pthread_rwlock_rdlock(&server.keyspace_lock);
     lockKeyStripe(key, klen, 1);
-    stObj *o = stGet(server.st, db, key, klen);
+    stObj *o = stPeek(server.st, db, key, klen); /* expiring is not an access */
     if (!o || o->meta.expire_ms != expire_ms) {
         stBatch *b = stBatchNew(server.st);
         char *err = NULL;

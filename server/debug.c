@@ -119,7 +119,9 @@ void debugCommand(client *c)
             addReplyDigest(c, d);
         }
     } else if (argIs(c, 1, "object") && c->argc == 3) {
-        stObj *o = lookupKeyDb(c, c->db, c->argv[2], c->argvlen[2], LOOKUP_NOTOUCH);
+        /* As Redis: the key as stored, even if expired, and looking at it is
+         * not an access (stPeek keeps its idle time). */
+        stObj *o = stPeek(server.st, c->db, c->argv[2], c->argvlen[2]);
         if (!o) {
             addReplyError(c, "no such key");
             return;
@@ -127,8 +129,10 @@ void debugCommand(client *c)
         char buf[256];
         snprintf(buf, sizeof(buf),
                  "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u "
-                 "lru_seconds_idle:0",
-                 (void *)o, objectEncodingName(o), o->vlen, (unsigned)o->lru_clock);
+                 "lru_seconds_idle:%llu",
+                 (void *)o, objectEncodingName(o), o->vlen,
+                 (unsigned)__atomic_load_n(&o->lru_clock, __ATOMIC_RELAXED),
+                 (unsigned long long)stObjIdleSeconds(o));
         stObjRelease(o);
         addReplyStatus(c, buf);
     } else if (argIs(c, 1, "reload") || argIs(c, 1, "flush-to-disk")) {

@@ -291,7 +291,7 @@ int commandArgIsSecret(client *c, int i);
 
 /* ---- db.c --------------------------------------------------------------- */
 #define LOOKUP_NONE 0
-#define LOOKUP_NOTOUCH (1 << 0)   /* do not count hits/misses */
+#define LOOKUP_NOTOUCH (1 << 0)   /* not an access: no hit/miss count, access time kept (stPeek) */
 stObj *lookupKeyRead(client *c, const char *key, size_t klen);
 stObj *lookupKeyWrite(client *c, const char *key, size_t klen);
 stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags);

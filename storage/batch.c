@@ -21,6 +21,10 @@
  *     persisted data, and opening reads them without scanning (engine.c).
  *  3. The hot set is touched only after RocksDB accepted the batch, in effect
  *     order (hotset.c invariants 2 and 3).
+ *  4. The expiry scan's resume cursor never passes a live expire entry
+ *     (iter.c): a batch that inserts an entry below the cursor lowers the
+ *     cursor under commit_mu right after the write, so no scan can start
+ *     from the old cursor once the entry is readable.
  *
  * The header's seq and HLC are only known under commit_mu, but the header
  * must be the batch's first record: stBatchNew() writes a placeholder header
@@ -59,6 +63,7 @@ typedef struct batchDbDelta {
     int absolute; /* a FLUSHDB reset the count: persist with Put, not Merge */
     int64_t delta;
     int64_t edelta; /* change in the count of keys with a TTL */
+    int64_t dels;   /* existing keys deleted (tombstone accounting, compact.c) */
 } batchDbDelta;
 
 struct stBatch {
@@ -74,6 +79,9 @@ struct stBatch {
     batchDbDelta *dbs;
     size_t ndbs, capdbs;
     uint16_t *newmap; /* stSwapDb: db map to install after the write */
+    uint64_t min_new_expire; /* lowest expire-at the batch inserts (invariant 4) */
+    uint64_t expire_dels;    /* expire index entries the batch deletes */
+    int flushes_expire;      /* FLUSHALL: the whole expire index is deleted */
 
     batchHsOp ops_inline[BATCH_INLINE_OPS];
     batchDbDelta dbs_inline[BATCH_INLINE_DBS];
@@ -120,6 +128,7 @@ static batchDbDelta *batchDb(stBatch *b, int pdb) {
     d->absolute = 0;
     d->delta = 0;
     d->edelta = 0;
+    d->dels = 0;
     return d;
 }
 
@@ -137,10 +146,13 @@ static void batchPutExpire(stBatch *b, int pdb, const char *key, size_t klen,
     const char *parts[2] = {pfx, key};
     size_t lens[2] = {sizeof(pfx), klen};
     rocksdb_column_family_handle_t *cf = b->st->cf[ST_CF_EXPIRE];
-    if (del)
+    if (del) {
         rocksdb_writebatch_deletev_cf(b->wb, cf, 2, parts, lens);
-    else
+        b->expire_dels++;
+    } else {
         rocksdb_writebatch_putv_cf(b->wb, cf, 2, parts, lens, 0, NULL, NULL);
+        if (expire_ms < b->min_new_expire) b->min_new_expire = expire_ms;
+    }
 }
 
 /* Appends the count records (invariant 2) for every db the batch touched. */
@@ -202,6 +214,10 @@ static int batchWrite(stBatch *b, char **err) {
         goto done;
     }
     st->seq = seq;
+    /* Invariant 4: an entry the expiry scan's cursor has passed pulls the
+     * cursor back, before any scan can read it (both under commit_mu). */
+    if (b->min_new_expire < st->expire_cursor_ms) st->expire_cursor_ms = b->min_new_expire;
+    if (b->min_new_expire < st->expire_low_ms) st->expire_low_ms = b->min_new_expire;
     uint64_t n = atomic_fetch_add(&st->batches, 1) + 1;
     if (mode == ST_FSYNC_ALWAYS) {
         atomic_store(&st->synced_batches, n);
@@ -214,19 +230,28 @@ done:
     return rc;
 }
 
-/* After a successful write: counts, db map, then the hot set in effect order. */
+/* After a successful write: counts, tombstone estimates (compact.c), db map,
+ * then the hot set in effect order. */
 static void batchApply(stBatch *b) {
     stEngine *st = b->st;
+    uint64_t expire_dead = b->expire_dels;
     for (size_t i = 0; i < b->ndbs; i++) {
         batchDbDelta *d = &b->dbs[i];
+        int64_t dead = d->dels;
         if (d->absolute) {
-            atomic_store(&st->counts[d->pdb], d->delta);
-            atomic_store(&st->expires[d->pdb], d->edelta);
+            /* A FLUSHDB's range delete hides every key the db had. */
+            int64_t had = atomic_exchange(&st->counts[d->pdb], d->delta);
+            dead += had;
+            if (had > 0) atomic_store(&st->flushed[d->pdb], 1);
+            int64_t had_ttl = atomic_exchange(&st->expires[d->pdb], d->edelta);
+            if (b->flushes_expire && had_ttl > 0) expire_dead += (uint64_t)had_ttl;
         } else {
             if (d->delta) atomic_fetch_add(&st->counts[d->pdb], d->delta);
             if (d->edelta) atomic_fetch_add(&st->expires[d->pdb], d->edelta);
         }
+        if (dead > 0) atomic_fetch_add_explicit(&st->dead[d->pdb], dead, memory_order_relaxed);
     }
+    if (expire_dead) atomic_fetch_add_explicit(&st->expire_dead, expire_dead, memory_order_relaxed);
     if (b->newmap) {
         for (int i = 0; i < st->npdb; i++) {
             atomic_store(&st->l2p[i], b->newmap[i]);
@@ -269,6 +294,9 @@ stBatch *stBatchNew(stEngine *st) {
     b->ndbs = 0;
     b->capdbs = BATCH_INLINE_DBS;
     b->newmap = NULL;
+    b->min_new_expire = UINT64_MAX;
+    b->expire_dels = 0;
+    b->flushes_expire = 0;
     b->wb = rocksdb_writebatch_create();
     char placeholder[ENC_LOG_HEADER_BYTES] = {0};
     rocksdb_writebatch_put_log_data(b->wb, placeholder, sizeof(placeholder));
@@ -316,8 +344,12 @@ void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *
     /* Collections: the sub records of this incarnation become garbage; a
      * later write of the key uses a new incarnation. */
     if (old && old->expire_ms) batchPutExpire(b, pdb, key, klen, old->expire_ms, 1);
-    if (old) batchDb(b, pdb)->delta--;
-    if (old && old->expire_ms) batchDb(b, pdb)->edelta--;
+    if (old) {
+        batchDbDelta *d = batchDb(b, pdb);
+        d->delta--;
+        d->dels++;
+        if (old->expire_ms) d->edelta--;
+    }
     batchAddOp(b, HSOP_DEL, pdb, key, klen, NULL);
     b->effects++;
 }
@@ -353,6 +385,7 @@ void stBatchFlushDb(stBatch *b, int db) {
         static const char end[ENC_EXPIRE_KEY_LEN(0)] = {
             '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff'};
         rocksdb_writebatch_delete_range_cf(b->wb, st->cf[ST_CF_EXPIRE], "", 0, end, sizeof(end));
+        b->flushes_expire = 1;
     }
     for (int p = first; p < last; p++) {
         batchDbDelta *d = batchDb(b, p);

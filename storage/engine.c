@@ -1,7 +1,8 @@
 /* engine.c - the storage engine's life cycle: RocksDB options and column
  * families, opening and closing, the persisted node id / database map / key
  * counts / origin sequence, the appendfsync everysec thread, point reads
- * through the hot set, and statistics.
+ * through the hot set (stGet is an access of the key, stPeek is not), and
+ * statistics.
  *
  * What opening reads (and why it is O(1) in the data size):
  *   sys "node_id"        this node's id; created from /dev/urandom if absent
@@ -13,7 +14,8 @@
  *
  * Ownership: stOpen() returns an engine owned by the caller until stClose().
  * RocksDB objects are created here and destroyed in stClose() in reverse
- * order (column family handles, then the db, then options and the cache).
+ * order (the engine's threads, tombstone compaction (compact.c) and WAL sync,
+ * then column family handles, the db, options and the cache).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -319,14 +321,25 @@ err:
     return C_ERR;
 }
 
-/* Reads the persisted key and TTL counts of every physical db: two point
- * reads each. */
+/* Reads the persisted key and TTL counts of every physical db (two point
+ * reads each) and sets up the other per-db state in memory (tombstone
+ * estimates, RANDOMKEY's bound). */
 static int stLoadCounts(stEngine *st, char **err) {
     st->counts = malloc(sizeof(*st->counts) * st->npdb);
     st->expires = malloc(sizeof(*st->expires) * st->npdb);
-    if (!st->counts || !st->expires) {
+    st->dead = malloc(sizeof(*st->dead) * st->npdb);
+    st->dead_prev = calloc((size_t)st->npdb, sizeof(*st->dead_prev));
+    st->random_wmax = malloc(sizeof(*st->random_wmax) * st->npdb);
+    st->flushed = malloc(sizeof(*st->flushed) * st->npdb);
+    if (!st->counts || !st->expires || !st->dead || !st->dead_prev || !st->random_wmax ||
+        !st->flushed) {
         if (err) *err = strdup("out of memory");
         return C_ERR;
+    }
+    for (int p = 0; p < st->npdb; p++) {
+        atomic_init(&st->dead[p], 0);
+        atomic_init(&st->random_wmax[p], 0);
+        atomic_init(&st->flushed[p], 0);
     }
     for (int p = 0; p < st->npdb; p++) {
         for (int which = 0; which < 2; which++) {
@@ -552,6 +565,8 @@ stEngine *stOpen(const stOptions *opt, char **err) {
         return NULL;
     }
     pthread_mutex_init(&st->commit_mu, NULL);
+    pthread_mutex_init(&st->expire_scan_mu, NULL);
+    st->expire_low_ms = UINT64_MAX;
     st->databases = opt->databases;
     atomic_init(&st->fsync_mode, opt->fsync_mode);
     st->dir = strdup(opt->dir);
@@ -572,8 +587,10 @@ stEngine *stOpen(const stOptions *opt, char **err) {
     if (stLoadCounts(st, err) != C_OK) goto err;
     if (stLoadSeq(st, err) != C_OK) goto err;
     st->hs = hotsetNew(opt->hotset_max_bytes);
+    st->open_lru_clock = stLruClock();
     atomic_store(&st->last_sync_unix, (uint64_t)time(NULL));
     if (stStartSyncThread(st, err) != C_OK) goto err;
+    if (stCompactStart(st, err) != C_OK) goto err;
     return st;
 err:
     if (err && !*err) *err = strdup("out of memory");
@@ -583,6 +600,7 @@ err:
 
 void stClose(stEngine *st) {
     if (!st) return;
+    stCompactStop(st);
     if (st->sync_started) {
         pthread_mutex_lock(&st->sync_mu);
         st->sync_stop = 1;
@@ -616,7 +634,12 @@ void stClose(stEngine *st) {
     free((void *)st->p2l);
     free((void *)st->counts);
     free((void *)st->expires);
+    free((void *)st->dead);
+    free(st->dead_prev);
+    free((void *)st->random_wmax);
+    free((void *)st->flushed);
     free(st->dir);
+    pthread_mutex_destroy(&st->expire_scan_mu);
     pthread_mutex_destroy(&st->commit_mu);
     free(st);
 }
@@ -644,18 +667,35 @@ void stSetHotsetMaxBytes(stEngine *st, size_t bytes) { hotsetSetMaxBytes(st->hs,
 
 uint64_t stNodeId(const stEngine *st) { return st->node_id; }
 
-/* ---- Public API: point reads ---------------------------------------------- */
+/* ---- Helpers: point reads -------------------------------------------------- */
 
-stObj *stGet(stEngine *st, int db, const char *key, size_t klen) {
+/* stGet (touch = 1) and stPeek (touch = 0).  A key read from RocksDB has no
+ * known last access: an access stamps it now (stObjNew did), a peek stamps it
+ * with the engine's open time, so introspection neither reports a cold key as
+ * just used nor lets the peeked object outrank the working set in LRU
+ * eviction. */
+static stObj *stReadKey(stEngine *st, int db, const char *key, size_t klen, int touch) {
     int pdb = stPhysDb(st, db);
     if (pdb < 0) return NULL;
     uint64_t h = hotsetHash((uint16_t)pdb, key, klen);
-    stObj *o = hotsetGet(st->hs, (uint16_t)pdb, key, klen, h);
+    stObj *o = hotsetGet(st->hs, (uint16_t)pdb, key, klen, h, touch);
     if (o) return o;
     uint64_t epoch = hotsetEpoch(st->hs, h); /* before the read: invariant 3 */
     o = stReadObj(st, pdb, key, klen);
-    if (o) hotsetAdmit(st->hs, (uint16_t)pdb, key, klen, h, o, epoch);
+    if (!o) return NULL;
+    if (!touch) o->lru_clock = st->open_lru_clock; /* not shared yet */
+    hotsetAdmit(st->hs, (uint16_t)pdb, key, klen, h, o, epoch);
     return o;
+}
+
+/* ---- Public API: point reads ---------------------------------------------- */
+
+stObj *stGet(stEngine *st, int db, const char *key, size_t klen) {
+    return stReadKey(st, db, key, klen, 1);
+}
+
+stObj *stPeek(stEngine *st, int db, const char *key, size_t klen) {
+    return stReadKey(st, db, key, klen, 0);
 }
 
 int stExists(stEngine *st, int db, const char *key, size_t klen) {

@@ -33,8 +33,10 @@
  *
  * Eviction (hotsetEvictOne): pick the next shard round-robin, sample
  * HS_SAMPLES entries from a random bucket onwards, drop the one with the
- * oldest lru_clock (seconds, refreshed on every hit).  Like Redis's
- * approximated LRU, with one sample pool per shard.
+ * oldest lru_clock (seconds; set when the object is created, refreshed by
+ * hits that are accesses, i.e. stGet and not stPeek).  Like Redis's
+ * approximated LRU, with one sample pool per shard.  lru_clock is read and
+ * written with relaxed atomics: OBJECT IDLETIME reads it without a shard lock.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -194,7 +196,8 @@ static int hotsetEvictOne(hotset *hs) {
         for (size_t i = 0; i < s->nbuckets && found < HS_SAMPLES; i++) {
             hsEntry **pp = &s->buckets[(b + i) & (s->nbuckets - 1)];
             for (; *pp && found < HS_SAMPLES; pp = &(*pp)->next, found++) {
-                if (!victim || (*pp)->obj->lru_clock < (*victim)->obj->lru_clock)
+                if (!victim || __atomic_load_n(&(*pp)->obj->lru_clock, __ATOMIC_RELAXED) <
+                                   __atomic_load_n(&(*victim)->obj->lru_clock, __ATOMIC_RELAXED))
                     victim = pp;
             }
         }
@@ -269,7 +272,7 @@ uint64_t hotsetHash(uint16_t pdb, const char *key, size_t klen) {
 }
 
 stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
-                 uint64_t hash) {
+                 uint64_t hash, int touch) {
     hsShard *s = hsShardOf(hs, hash);
     stObj *o = NULL;
     pthread_mutex_lock(&s->mu);
@@ -277,7 +280,7 @@ stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
     if (e) {
         o = e->obj;
         stObjRetain(o);
-        o->lru_clock = stLruClock();
+        if (touch) __atomic_store_n(&o->lru_clock, stLruClock(), __ATOMIC_RELAXED);
         s->hits++;
     } else {
         s->misses++;

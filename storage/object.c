@@ -1,9 +1,10 @@
 /* object.c - stObj, the immutable reference-counted value of one key: creation
  * and the atomic retain/release that lets the hot set, batches and readers in
- * other threads share one object.
+ * other threads share one object, and its idle time (OBJECT IDLETIME).
  *
  * An object is one malloc block (header + value + NUL).  The last
- * stObjRelease() frees it.
+ * stObjRelease() frees it.  Everything but lru_clock / lfu (hot set
+ * bookkeeping, see storage.h) is immutable once shared.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,12 @@ stObj *stObjNew(const stMeta *meta, const char *val, size_t vlen) {
     stObj *o = stObjNewRaw(meta, vlen);
     if (vlen) memcpy(o->val, val, vlen);
     return o;
+}
+
+uint64_t stObjIdleSeconds(const stObj *o) {
+    uint32_t now = stLruClock();
+    uint32_t last = __atomic_load_n(&o->lru_clock, __ATOMIC_RELAXED);
+    return now >= last ? now - last : 0;
 }
 
 void stObjRetain(stObj *o) {

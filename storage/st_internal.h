@@ -42,9 +42,10 @@ hotset *hotsetNew(size_t max_bytes);
 void hotsetFree(hotset *hs);
 uint64_t hotsetHash(uint16_t pdb, const char *key, size_t klen);
 /* The cached object with one new reference for the caller (stObjRelease()),
- * or NULL.  Counts a hit or a miss. */
+ * or NULL.  Counts a hit or a miss.  touch != 0: the read is an access and
+ * refreshes the object's lru_clock (stGet); 0 leaves it (stPeek). */
 stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
-                 uint64_t hash);
+                 uint64_t hash, int touch);
 /* Only checks presence (no reference, no hit/miss count). */
 int hotsetContains(hotset *hs, uint16_t pdb, const char *key, size_t klen,
                    uint64_t hash);
@@ -96,6 +97,9 @@ struct stEngine {
     _Atomic int *p2l;
     _Atomic int64_t *counts; /* exact key count per physical db */
     _Atomic int64_t *expires; /* exact count of keys with a TTL per physical db */
+    /* RANDOMKEY's rejection bound per physical db: the bits of a double
+     * (iter.c); 0 (= 0.0) until learned. */
+    _Atomic uint64_t *random_wmax;
 
     uint64_t node_id;
     hlcClock hlc;
@@ -103,6 +107,7 @@ struct stEngine {
     uint64_t seq;              /* last committed origin seq; under commit_mu */
 
     hotset *hs;
+    uint32_t open_lru_clock; /* stLruClock() at open: last access of peeked cold keys */
 
     _Atomic int fsync_mode;
     _Atomic uint64_t batches;        /* batches committed */
@@ -115,7 +120,38 @@ struct stEngine {
     pthread_cond_t sync_cond;
     int sync_stop;    /* under sync_mu */
     int sync_started; /* thread was created; join it on close */
+
+    /* Expiry scan resume point (iter.c, invariants there); under commit_mu,
+     * which every batch that inserts expire entries holds anyway.  Scans are
+     * serialised by expire_scan_mu. */
+    pthread_mutex_t expire_scan_mu;
+    uint64_t expire_cursor_ms; /* the next scan starts at this expire-at */
+    uint64_t expire_low_ms;    /* lowest expire-at inserted since a scan started */
+    unsigned expire_passes;    /* scans since the last one from the start */
+    uint64_t expire_done_ms;   /* highest point a scan got to: below it the
+                                * index is mostly tombstones (compact.c) */
+
+    /* Tombstone compaction (compact.c).  Counters are estimates of records
+     * deleted since the range was last compacted, kept by batch.c. */
+    _Atomic int64_t *dead;            /* meta records deleted, per physical db */
+    _Atomic int *flushed;             /* a FLUSHDB hid keys of the db (range delete) */
+    _Atomic uint64_t expire_dead;     /* expire index entries deleted */
+    int64_t *dead_prev;               /* dead[] at the last check (thread only) */
+    uint64_t expire_dead_prev;        /* expire_dead at the last check (thread only) */
+    pthread_t compact_thread;
+    pthread_mutex_t compact_mu;
+    pthread_cond_t compact_cond;
+    int compact_stop;    /* under compact_mu */
+    int compact_started; /* thread was created; join it on close */
 };
+
+/* ---- Tombstone compaction (compact.c) ------------------------------------ */
+
+/* Starts the compaction thread.  C_OK, or C_ERR with *err set (heap string). */
+int stCompactStart(stEngine *st, char **err);
+/* Stops it (a running compaction is cancelled) and joins it.  Call before
+ * closing the db; harmless if it never started. */
+void stCompactStop(stEngine *st);
 
 /* Physical db of logical db, or -1 if out of range. */
 static inline int stPhysDb(const stEngine *st, int db) {
@@ -125,8 +161,6 @@ static inline int stPhysDb(const stEngine *st, int db) {
 
 /* Unix time in ms (CLOCK_REALTIME). */
 uint64_t stWallMs(void);
-/* Seconds of a coarse monotonic clock: the hot set's LRU clock. */
-uint32_t stLruClock(void);
 /* 64 bits from a per-thread xorshift generator (sampling, RANDOMKEY; not
  * for secrets). */
 uint64_t stRandom64(void);

@@ -58,7 +58,10 @@ typedef struct stMeta {
 typedef struct stObj {
     stMeta meta;
     int refcount;          /* atomic; owners call stObjRelease() */
-    uint32_t lru_clock;    /* hot set bookkeeping, seconds resolution */
+    uint32_t lru_clock;    /* last access, stLruClock() seconds: set at creation,
+                            * refreshed by stGet (not stPeek) while cached; other
+                            * threads may update it, read it through
+                            * stObjIdleSeconds() */
     uint8_t lfu;           /* hot set bookkeeping, log counter */
     size_t vlen;
     char val[];
@@ -114,8 +117,22 @@ void stObjRelease(stObj *o);
 /* The key's current object, from the hot set or from RocksDB (and maybe then
  * admitted to the hot set), or NULL if absent.  No expiry logic: an expired key
  * is returned with its expire_ms; callers decide.  The caller owns one
- * reference and calls stObjRelease().  `db` is logical. */
+ * reference and calls stObjRelease().  `db` is logical.  The read counts as an
+ * access of the key: it refreshes the object's lru_clock. */
 stObj *stGet(stEngine *st, int db, const char *key, size_t klen);
+/* Like stGet, but the read is not an access of the key (OBJECT, DEBUG OBJECT,
+ * TTL-style introspection, Redis's LOOKUP_NOTOUCH): a cached object keeps its
+ * lru_clock.  A key read from RocksDB is admitted like stGet does, stamped as
+ * last accessed when the engine opened: storage does not persist access times,
+ * so a key that is not in the hot set reports being idle since the engine
+ * opened (see stObjIdleSeconds).  Same ownership as stGet. */
+stObj *stPeek(stEngine *st, int db, const char *key, size_t klen);
+/* Seconds since the object's key was last accessed (OBJECT IDLETIME), on the
+ * clock of stLruClock(). */
+uint64_t stObjIdleSeconds(const stObj *o);
+/* The clock stObj.lru_clock is on: seconds of a coarse monotonic clock (not
+ * unix time). */
+uint32_t stLruClock(void);
 /* Like stGet but returns only whether the key exists (meta record present). */
 int stExists(stEngine *st, int db, const char *key, size_t klen);
 
@@ -187,7 +204,14 @@ char *stRandomKey(stEngine *st, int db, size_t *klen);
  * oldest first.  The index may hold stale entries (the key was deleted or its
  * TTL changed); the callback must check the key's meta and, when it does not
  * match, drop the entry with stBatchDelExpireIndex().  Returns the number of
- * entries visited.  cb returns 0 to continue, non-zero to stop. */
+ * entries visited.  cb returns 0 to continue, non-zero to stop.
+ * A scan resumes where the previous one ended (so the tombstones of removed
+ * entries are not walked again): the callback is expected to remove every
+ * entry it is shown (delete the expired key or drop the stale entry).  An
+ * entry it leaves is shown again only by a scan that starts from the oldest
+ * entry, which happens when now_ms is below the previous scan's end and
+ * every 100 scans.  Entries inserted at any time, with any expire-at, are
+ * shown by the next scan that covers them.  Scans are serialised. */
 size_t stExpireScan(stEngine *st, uint64_t now_ms, size_t max,
                     int (*cb)(void *ud, int db, const char *key, size_t klen,
                               uint64_t expire_ms),

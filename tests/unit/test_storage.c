@@ -292,6 +292,13 @@ static int expDropStale(void *ud, int db, const char *key, size_t klen, uint64_t
     return 0;
 }
 
+/* A scan at time 0 finds nothing due and is below any cursor, so the next
+ * scan starts from the oldest entry again. */
+static void expRewind(stEngine *st) {
+    expSeen s = {0};
+    assert_int_equal(stExpireScan(st, 0, 100, expCollect, &s), 0);
+}
+
 static void test_expire_index(void **state) {
     (void)state;
     stEngine *st = openEngine("expire", 1 << 20, ST_FSYNC_NO);
@@ -309,12 +316,27 @@ static void test_expire_index(void **state) {
     assert_int_equal(s.db[0], 0);
     assert_string_equal(s.key[1], "mid");
     assert_int_equal(s.db[1], 2);
+    /* The next scan resumes after what this one showed: expCollect left both
+     * entries in place, they are not shown again... */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, 2500, 100, expCollect, &s), 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, UINT64_MAX, 100, expCollect, &s), 1);
+    assert_string_equal(s.key[0], "late");
+    /* ...until a scan starts over (now_ms went back). */
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, UINT64_MAX, 100, expCollect, &s), 3);
     assert_string_equal(s.key[2], "late");
-    /* max and early stop. */
+    /* max and early stop: the next scan resumes at the last entry shown. */
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, UINT64_MAX, 2, expCollect, &s), 2);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, UINT64_MAX, 100, expCollect, &s), 2);
+    assert_string_equal(s.key[0], "mid");
+    assert_string_equal(s.key[1], "late");
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     s.stop_after = 1;
     assert_int_equal(stExpireScan(st, UINT64_MAX, 100, expCollect, &s), 1);
@@ -322,9 +344,11 @@ static void test_expire_index(void **state) {
     /* Changing a TTL moves the entry; removing it (PERSIST) drops it. */
     setKey(st, 0, "early", "v", 5000);
     setKey(st, 0, "late", "v", 0);
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, 4000, 100, expCollect, &s), 1);
     assert_string_equal(s.key[0], "mid");
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, 5000, 100, expCollect, &s), 2);
     assert_string_equal(s.key[1], "early");
@@ -332,6 +356,7 @@ static void test_expire_index(void **state) {
 
     /* DEL removes the entry. */
     assert_int_equal(delKey(st, 2, "mid"), 1);
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, 5000, 100, expCollect, &s), 1);
 
@@ -341,11 +366,14 @@ static void test_expire_index(void **state) {
     flushDb(st, 1);
     setKey(st, 1, "gone", "v", 7000); /* same key, new TTL: old entry is stale */
     expCtx c = {st, 0};
+    expRewind(st);
     assert_int_equal(stExpireScan(st, 5000, 100, expDropStale, &c), 2);
     assert_int_equal(c.dropped, 1);
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, 6000, 100, expCollect, &s), 1);
     assert_string_equal(s.key[0], "early");
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, 7000, 100, expCollect, &s), 2);
     assert_string_equal(s.key[1], "gone");
@@ -353,8 +381,197 @@ static void test_expire_index(void **state) {
 
     /* FLUSHALL clears the whole index. */
     flushDb(st, -1);
+    expRewind(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(stExpireScan(st, UINT64_MAX, 100, expCollect, &s), 0);
+    stClose(st);
+}
+
+/* The expiry cycle's work: delete the key when its entry is current, drop
+ * the entry when stale.  Counts what it removed. */
+static int expRemove(void *ud, int db, const char *key, size_t klen, uint64_t expire_ms) {
+    expCtx *c = ud;
+    stObj *o = stGet(c->st, db, key, klen);
+    stBatch *b = stBatchNew(c->st);
+    if (o && o->meta.expire_ms == expire_ms)
+        stBatchDel(b, db, key, klen, &o->meta);
+    else
+        stBatchDelExpireIndex(b, db, key, klen, expire_ms);
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    stObjRelease(o);
+    c->dropped++;
+    return 0;
+}
+
+/* Tombstones and other hidden records a RocksDB read stepped over on this
+ * thread since the last call. */
+static rocksdb_perfcontext_t *perf;
+static uint64_t perfSkipped(void) {
+    if (!perf) {
+        rocksdb_set_perf_level(rocksdb_enable_count);
+        perf = rocksdb_perfcontext_create();
+    }
+    uint64_t n = rocksdb_perfcontext_metric(perf, rocksdb_internal_delete_skipped_count) +
+                 rocksdb_perfcontext_metric(perf, rocksdb_internal_key_skipped_count);
+    rocksdb_perfcontext_reset(perf);
+    return n;
+}
+
+/* Leaves the entry it is shown and inserts key "inserted" due 50 ms before
+ * it. */
+static int expInsertBehind(void *ud, int db, const char *key, size_t klen, uint64_t expire_ms) {
+    (void)key;
+    (void)klen;
+    setKey(ud, db, "inserted", "v", expire_ms - 50);
+    return 0;
+}
+
+#define EXP_MANY 20000
+
+/* Sets EXP_MANY keys "m<i>" in db with expire-at base + i / 10, one batch. */
+static void setMany(stEngine *st, int db, uint64_t base) {
+    stBatch *b = stBatchNew(st);
+    char key[32];
+    for (int i = 0; i < EXP_MANY; i++) {
+        snprintf(key, sizeof(key), "m%d", i);
+        stMeta m = strMeta(base ? base + (uint64_t)i / 10 : 0);
+        stObj *o = stObjNew(&m, "v", 1);
+        stBatchPut(b, db, key, strlen(key), NULL, o);
+        stObjRelease(o);
+    }
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+}
+
+static void test_expire_scan_resume(void **state) {
+    (void)state;
+    stEngine *st = openEngine("expire-resume", 1 << 20, ST_FSYNC_NO);
+    /* After mass expiry a pass starts past the tombstones of what earlier
+     * passes removed (it used to step over all of them every time). */
+    setMany(st, 0, 10000);
+    expCtx c = {st, 0};
+    uint64_t now = 10000 + EXP_MANY / 10;
+    while (stExpireScan(st, now, 1000, expRemove, &c) > 0) {}
+    assert_int_equal(c.dropped, EXP_MANY);
+    assert_int_equal(stKeyCount(st, 0), 0);
+    setKey(st, 0, "due-later", "v", now + 500);
+    perfSkipped();
+    expSeen s = {0};
+    assert_int_equal(stExpireScan(st, now + 100, 100, expCollect, &s), 0);
+    assert_true(perfSkipped() < 100);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, now + 500, 100, expCollect, &s), 1);
+    assert_string_equal(s.key[0], "due-later");
+
+    /* An entry inserted behind the cursor is still found (the scan goes
+     * over "due-later" again on the way, as expCollect left it). */
+    setKey(st, 3, "backdated", "v", 1500);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, now + 600, 100, expCollect, &s), 2);
+    assert_string_equal(s.key[0], "backdated");
+    assert_int_equal(s.db[0], 3);
+    assert_string_equal(s.key[1], "due-later");
+
+    /* So is one inserted behind the scan's position while it runs (above
+     * the cursor the scan started from, absent from its snapshot). */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, now + 1000, 100, expCollect, &s), 0);
+    setKey(st, 0, "c", "v", now + 1100);
+    assert_int_equal(stExpireScan(st, now + 1100, 100, expInsertBehind, st), 1);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(stExpireScan(st, now + 1200, 100, expCollect, &s), 2);
+    assert_string_equal(s.key[0], "inserted");
+    assert_string_equal(s.key[1], "c");
+
+    /* An entry a callback left in place comes back within 100 scans. */
+    int seen_again = 0;
+    for (int i = 0; i < 101 && !seen_again; i++) {
+        memset(&s, 0, sizeof(s));
+        stExpireScan(st, now + 1300 + (uint64_t)i, 100, expCollect, &s);
+        seen_again = s.n > 0;
+    }
+    assert_true(seen_again);
+    assert_int_equal(s.n, 4); /* everything expCollect left, oldest first */
+    assert_string_equal(s.key[0], "backdated");
+    assert_string_equal(s.key[1], "due-later");
+    assert_string_equal(s.key[2], "inserted");
+    assert_string_equal(s.key[3], "c");
+    stClose(st);
+}
+
+/* Records hidden by deletes that iterating db stepped over. */
+static uint64_t iterSkipped(stEngine *st, int db, int *live) {
+    perfSkipped();
+    stIter *it = stIterNew(st, db, NULL, 0);
+    int n = 0;
+    for (; stIterValid(it); stIterNext(it)) n++;
+    stIterFree(it);
+    if (live) *live = n;
+    return perfSkipped();
+}
+
+/* Polls for up to 10 s until iterating db skips fewer than 100 records. */
+static int waitIterCheap(stEngine *st, int db) {
+    for (int i = 0; i < 200; i++) {
+        if (iterSkipped(st, db, NULL) < 100) return 1;
+        usleep(50 * 1000);
+    }
+    return 0;
+}
+
+/* Mass deletes, FLUSHDB and mass expiry leave tombstones that every scan of
+ * the db (and every restarted expiry scan) stepped over until RocksDB
+ * happened to compact them; the compaction thread removes them. */
+static void test_tombstone_compaction(void **state) {
+    (void)state;
+    stEngine *st = openEngine("tombstones", 1 << 20, ST_FSYNC_NO);
+    char key[32];
+    int live;
+    /* DEL of every key but one. */
+    setMany(st, 0, 0);
+    setKey(st, 0, "keep", "v", 0);
+    stBatch *b = stBatchNew(st);
+    stMeta m = strMeta(0);
+    for (int i = 0; i < EXP_MANY; i++) {
+        snprintf(key, sizeof(key), "m%d", i);
+        stBatchDel(b, 0, key, strlen(key), &m);
+    }
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    assert_true(waitIterCheap(st, 0));
+    iterSkipped(st, 0, &live);
+    assert_int_equal(live, 1);
+    /* A db mostly alive is left alone (its estimate stays): compacting it
+     * would cost more than its tombstones do. */
+    setMany(st, 2, 0);
+    setKey(st, 2, "a", "v", 0);
+    assert_int_equal(delKey(st, 2, "a"), 1);
+    /* FLUSHDB. */
+    setMany(st, 1, 0);
+    flushDb(st, 1);
+    setKey(st, 1, "after", "v", 0);
+    assert_true(waitIterCheap(st, 1));
+    iterSkipped(st, 1, &live);
+    assert_int_equal(live, 1);
+    assert_int_equal(stKeyCount(st, 2), EXP_MANY);
+    assert_int_equal(atomic_load(&st->dead[2]), 1);
+    assertValue(st, 1, "after", "v");
+    assertValue(st, 0, "keep", "v");
+    /* Mass expiry: even a scan from the oldest entry is cheap again. */
+    setMany(st, 3, 10000);
+    expCtx c = {st, 0};
+    uint64_t now = 10000 + EXP_MANY / 10;
+    while (stExpireScan(st, now, 1000, expRemove, &c) > 0) {}
+    assert_int_equal(c.dropped, EXP_MANY);
+    assert_true(waitIterCheap(st, 3));
+    int cheap = 0;
+    for (int i = 0; i < 200 && !cheap; i++) {
+        expRewind(st);
+        perfSkipped();
+        expSeen s = {0};
+        assert_int_equal(stExpireScan(st, now, 100, expCollect, &s), 0);
+        cheap = perfSkipped() < 100;
+        if (!cheap) usleep(50 * 1000);
+    }
+    assert_true(cheap);
     stClose(st);
 }
 
@@ -499,6 +716,66 @@ static void test_random_key(void **state) {
         free(k);
     }
     assert_true(distinct > 850); /* uniform: ~950 of 1000 */
+
+    /* Keys of different lengths: "k0".."k999" (the trie descent used to
+     * give "k0" 10% of the draws and ~110 distinct keys in 1000 draws). */
+    b = stBatchNew(st);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(buf, sizeof(buf), "k%d", i);
+        stObj *o = stObjNew(&m, "v", 1);
+        stBatchPut(b, 4, buf, strlen(buf), NULL, o);
+        stObjRelease(o);
+    }
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    memset(hits, 0, sizeof(hits));
+    distinct = 0;
+    int most = 0;
+    for (int i = 0; i < 2000; i++) {
+        char *k = stRandomKey(st, 4, &kl);
+        assert_non_null(k);
+        assert_true(k[0] == 'k' && kl >= 2 && kl <= 4);
+        int idx = atoi(k + 1);
+        assert_true(idx >= 0 && idx < 1000);
+        if (!hits[idx]++) distinct++;
+        if (hits[idx] > most) most = hits[idx];
+        free(k);
+    }
+    /* Uniform: ~865 distinct, the most drawn key ~8 times. */
+    assert_true(distinct >= 500);
+    assert_true(most < 30);
+
+    /* Mixed shapes: 1 short key, 200 numeric ids, 200 long hex ids, one
+     * binary key.  Each group gets about its share of the draws. */
+    b = stBatchNew(st);
+    const char *one[] = {"x", "\0\xff"};
+    for (int i = 0; i < 2; i++) {
+        stObj *o = stObjNew(&m, "v", 1);
+        stBatchPut(b, 5, one[i], i ? 2 : 1, NULL, o);
+        stObjRelease(o);
+    }
+    for (int i = 0; i < 200; i++) {
+        stObj *o = stObjNew(&m, "v", 1);
+        snprintf(buf, sizeof(buf), "user:%d", i * 7);
+        stBatchPut(b, 5, buf, strlen(buf), NULL, o);
+        snprintf(buf, sizeof(buf), "sess:%016llx",
+                 (unsigned long long)(stRandom64() | 1));
+        stBatchPut(b, 5, buf, strlen(buf), NULL, o);
+        stObjRelease(o);
+    }
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    int groups[4] = {0};
+    for (int i = 0; i < 2000; i++) {
+        char *k = stRandomKey(st, 5, &kl);
+        assert_non_null(k);
+        if (kl == 1) groups[0]++;
+        else if (kl == 2) groups[1]++;
+        else if (k[0] == 'u') groups[2]++;
+        else groups[3]++;
+        free(k);
+    }
+    /* Expected 5, 5, 995, 995. */
+    assert_true(groups[0] < 40 && groups[1] < 40);
+    assert_true(groups[2] > 700 && groups[3] > 700);
     stClose(st);
 }
 
@@ -600,6 +877,62 @@ static void test_hotset_budget(void **state) {
     stObjRelease(o);
     stObjRelease(o2);
     free(huge);
+    stClose(st);
+}
+
+/* stGet is an access of the key (it refreshes lru_clock), stPeek is not
+ * (OBJECT IDLETIME used to read 0 because its own lookup refreshed it). */
+static void test_peek_keeps_idle_time(void **state) {
+    (void)state;
+    stEngine *st = openEngine("peek", 1 << 20, ST_FSYNC_NO);
+    setKey(st, 0, "k", "v", 0);
+    stObj *o = stGet(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(o) <= 1);
+    __atomic_store_n(&o->lru_clock, stLruClock() - 100, __ATOMIC_RELAXED); /* used 100 s ago */
+    stObjRelease(o);
+    stObj *p = stPeek(st, 0, "k", 1);
+    assert_non_null(p);
+    assert_string_equal(p->val, "v");
+    assert_true(stObjIdleSeconds(p) >= 100);
+    stObjRelease(p);
+    p = stPeek(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(p) >= 100);
+    stObjRelease(p);
+    o = stGet(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(o) <= 1);
+    stObjRelease(o);
+    assert_null(stPeek(st, 0, "absent", 6));
+    assert_null(stPeek(st, 99, "k", 1));
+    stClose(st);
+
+    /* Read from disk: a peek reports the key idle since the engine opened
+     * (and caches it so), a read that is an access reports it used now. */
+    st = openEngine("peek", 1 << 20, ST_FSYNC_NO);
+    st->open_lru_clock = stLruClock() - 50; /* as if opened 50 s ago */
+    p = stPeek(st, 0, "k", 1);
+    assert_non_null(p);
+    assert_true(stObjIdleSeconds(p) >= 50);
+    stObj *p2 = stPeek(st, 0, "k", 1);
+    assert_ptr_equal(p, p2); /* admitted */
+    stObjRelease(p);
+    stObjRelease(p2);
+    stStats s;
+    stGetStats(st, &s);
+    assert_int_equal(s.hotset_keys, 1);
+    o = stGet(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(o) <= 1);
+    stObjRelease(o);
+    stClose(st);
+    st = openEngine("peek", 1 << 20, ST_FSYNC_NO);
+    st->open_lru_clock = stLruClock() - 50;
+    o = stGet(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(o) <= 1);
+    stObjRelease(o);
+    /* Not cacheable (budget 0): every peek reads the disk, same answer. */
+    stSetHotsetMaxBytes(st, 0);
+    p = stPeek(st, 0, "k", 1);
+    assert_true(stObjIdleSeconds(p) >= 50);
+    stObjRelease(p);
     stClose(st);
 }
 
@@ -838,11 +1171,14 @@ int main(void) {
         cmocka_unit_test(test_counts_persist),
         cmocka_unit_test(test_node_ids_differ),
         cmocka_unit_test(test_expire_index),
+        cmocka_unit_test(test_expire_scan_resume),
+        cmocka_unit_test(test_tombstone_compaction),
         cmocka_unit_test(test_swapdb),
         cmocka_unit_test(test_iteration),
         cmocka_unit_test(test_random_key),
         cmocka_unit_test(test_hotset_hits_misses),
         cmocka_unit_test(test_hotset_budget),
+        cmocka_unit_test(test_peek_keeps_idle_time),
         cmocka_unit_test(test_big_batch),
         cmocka_unit_test(test_log_header_and_seq),
         cmocka_unit_test(test_concurrent_writers),
