@@ -3,40 +3,17 @@ RENAMENX COPY MOVE SWAPDB SELECT DBSIZE FLUSHDB FLUSHALL OBJECT.
 
 Every reply and error string is compared with what Redis 7.0 answers.
 """
-import socket
 
 import pytest
-import redis
 
-from conftest import SLOW, wait_until
+from checks import assert_error, raw_line
+from conftest import wait_until
 
 DATABASES = 16
 
 
 # ---------------------------------------------------------------- helpers
 
-def assert_error(client, expected, *args):
-    """Runs args and asserts the error text (redis-py strips the "ERR ")."""
-    with pytest.raises(redis.ResponseError) as e:
-        client.execute_command(*args)
-    assert str(e.value) == expected
-
-
-def raw_line(server, *args):
-    """Sends one command on a fresh socket and returns the first reply line
-    (bytes, CRLF stripped), so error prefixes such as "-ERR " are checked too."""
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10 * SLOW) as s:
-        s.sendall(b"".join(parts))
-        buf = b""
-        while b"\r\n" not in buf:
-            chunk = s.recv(4096)
-            assert chunk, "connection closed before a reply"
-            buf += chunk
-    return buf.split(b"\r\n", 1)[0]
 
 
 def raw_cmd(client, *args):
