@@ -7,7 +7,6 @@ Wire-level checks use raw connections (tests/helpers/rawresp.py) so reply
 types and bytes are asserted exactly; redis-py's PubSub is used once to show a
 real client works unmodified.
 """
-import socket
 import threading
 import time
 
