@@ -40,6 +40,24 @@ def rb(server):
     c.close()
 
 
+@pytest.fixture(scope="module")
+def mt_server():
+    """A server with two event loops (--server-threads 2), per test module."""
+    s = StrataServer(args=["--server-threads", "2"])
+    s.start()
+    yield s
+    s.stop()
+    s.cleanup()
+
+
+@pytest.fixture
+def mt(mt_server):
+    c = mt_server.client(decode_responses=True)
+    c.flushall()
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def make_server():
     """Factory for extra servers; all are stopped (and checked) at test end."""

@@ -434,21 +434,7 @@ def test_redis_py_pubsub(server, r):
 
 # ----------------------------------------------------------- event loops ---
 
-@pytest.fixture(scope="module")
-def mt_server():
-    from strata import StrataServer
-    s = StrataServer(args=["--server-threads", "2"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
-
-
-@pytest.fixture
-def mt(mt_server):
-    c = mt_server.client(decode_responses=True)
-    yield c
-    c.close()
+# mt_server / mt: the shared --server-threads 2 fixtures in conftest.py.
 
 
 def loop_counts(client):

@@ -4,9 +4,7 @@ racing writers, and both loops really serving connections."""
 import threading
 import time
 
-import pytest
-
-from strata import SLOW, StrataServer, wait_until
+from strata import SLOW, wait_until
 
 CLIENT_THREADS = 8
 OPS_PER_THREAD = 400            # bound on iterations per client thread
@@ -14,21 +12,6 @@ RUN_SECONDS = 20.0              # bound on any load loop
 COUNTERS = 4
 
 
-@pytest.fixture(scope="module")
-def mt_server():
-    s = StrataServer(args=["--server-threads", "2"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
-
-
-@pytest.fixture
-def mt(mt_server):
-    c = mt_server.client(decode_responses=True)
-    c.flushall()
-    yield c
-    c.close()
 
 
 def run_threads(target, n):
