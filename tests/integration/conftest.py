@@ -14,48 +14,48 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test, skipped in the ASan pass")
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = StrataServer()
+def _serve(args=()):
+    """Runs one server for a module-scoped fixture; stops and checks it after."""
+    s = StrataServer(args=list(args))
     s.start()
     yield s
     s.stop()
     s.cleanup()
 
 
-@pytest.fixture
-def r(server):
-    c = server.client(decode_responses=True)
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve()
+
+
+def _fresh_client(server, **kw):
+    """A client on an emptied server (FLUSHALL), closed after the test."""
+    c = server.client(**kw)
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def r(server):
+    yield from _fresh_client(server, decode_responses=True)
 
 
 @pytest.fixture
 def rb(server):
     """Client without response decoding, for binary values."""
-    c = server.client()
-    c.flushall()
-    yield c
-    c.close()
+    yield from _fresh_client(server)
 
 
 @pytest.fixture(scope="module")
 def mt_server():
     """A server with two event loops (--server-threads 2), per test module."""
-    s = StrataServer(args=["--server-threads", "2"])
-    s.start()
-    yield s
-    s.stop()
-    s.cleanup()
+    yield from _serve(["--server-threads", "2"])
 
 
 @pytest.fixture
 def mt(mt_server):
-    c = mt_server.client(decode_responses=True)
-    c.flushall()
-    yield c
-    c.close()
+    yield from _fresh_client(mt_server, decode_responses=True)
 
 
 @pytest.fixture
