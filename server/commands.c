@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../replication/repl.h"
 #include "server.h"
 
 /* ========================== The table ===================================== */
@@ -411,6 +412,16 @@ void call(client *c)
                             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                             "QUIT / RESET are allowed in this context",
                             c->cmd_name);
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
+    if ((cmd->flags & CMD_WRITE) && cfg.replica_read_only && replIsReplica()) {
+        addReplyError(c, "READONLY You can't write against a read only replica.");
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
+    if (atomic_load(&server.loading) && !(cmd->flags & CMD_LOADING)) {
+        addReplyError(c, "LOADING Redis is loading the dataset in memory");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
         goto skip_reply_flags;
     }

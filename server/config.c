@@ -315,6 +315,7 @@ static const cfgEnum policyEnum[] = {
     {"allkeys-lru", MAXMEM_ALLKEYS_LRU}, {"allkeys-lfu", MAXMEM_ALLKEYS_LFU},
     {"allkeys-random", MAXMEM_ALLKEYS_RANDOM}, {"noeviction", MAXMEM_NOEVICTION},
     {NULL, 0}};
+static const cfgEnum compressionEnum[] = {{"none", 0}, {"zstd", 1}, {NULL, 0}};
 static const cfgEnum fsyncEnum[] = {
     {"everysec", CFG_FSYNC_EVERYSEC}, {"always", CFG_FSYNC_ALWAYS}, {"no", CFG_FSYNC_NO},
     {NULL, 0}};
@@ -767,7 +768,10 @@ static const cfgDirective directives[] = {
     D_BOOL("multi-master", NULL, 0, "no", multi_master),
     D_BOOL("multi-master-no-forward", NULL, 0, "no", multi_master_no_forward),
     D_BOOL("replica-read-only", "slave-read-only", M, "yes", replica_read_only),
-    D_MEM("repl-backlog-size", M, "1mb", repl_backlog_size, 1, MEM_MAX_LL),
+    D_MEM("repl-backlog-size", M, "256mb", repl_backlog_size, 1, MEM_MAX_LL),
+    D_MEM("repl-send-window", M, "4mb", repl_send_window, 64 * 1024, 1ULL << 30),
+    D_ENUM("repl-compression", M, "none", repl_compression, compressionEnum),
+    D_INT("repl-timeout", M, "60", repl_timeout, 1, INT_MAX),
     D_INT("repl-backlog-ttl", M, "3600", repl_backlog_ttl, 0, LLONG_MAX),
     D_INT("replica-quorum", 0, "-1", replica_quorum, -1, INT_MAX),
     /* structure */

@@ -98,8 +98,11 @@ typedef struct strataConfig {
     int multi_master;                   /* no */
     int multi_master_no_forward;        /* no */
     int replica_read_only;              /* yes */
-    unsigned long long repl_backlog_size; /* bytes of WAL kept on disk, 1mb */
+    unsigned long long repl_backlog_size; /* bytes of WAL kept on disk, 256mb */
     long long repl_backlog_ttl;         /* seconds, 3600 */
+    unsigned long long repl_send_window; /* bytes in flight per replica link, 4mb */
+    int repl_compression;               /* 0 none, 1 zstd */
+    int repl_timeout;                   /* seconds, 60 */
     int replica_quorum;                 /* -1 */
 } strataConfig;
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../replication/repl.h"
 #include "server.h"
 
 /* ========================== Lookups ======================================= */
@@ -65,7 +66,10 @@ stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags)
                                      : stGet(server.st, db, key, klen);
     uint64_t now = c ? c->cmd_time_ms : mstime();
     if (o && keyIsExpired(o, now)) {
-        dbDeleteExpired(db, key, klen, o);
+        /* A replica hides expired keys but leaves deleting them to its
+         * master, whose deletes it applies; a write on a writable replica
+         * deletes (its count must stay exact). */
+        if (!replIsReplica() || (flags & LOOKUP_WRITE)) dbDeleteExpired(db, key, klen, o);
         stObjRelease(o);
         o = NULL;
     }
@@ -83,7 +87,7 @@ stObj *lookupKeyRead(client *c, const char *key, size_t klen)
 
 stObj *lookupKeyWrite(client *c, const char *key, size_t klen)
 {
-    return lookupKeyDb(c, c->db, key, klen, LOOKUP_NOTOUCH);
+    return lookupKeyDb(c, c->db, key, klen, LOOKUP_NOTOUCH | LOOKUP_WRITE);
 }
 
 /* The batch a command writes into: the thread's open write group (group
@@ -271,7 +275,9 @@ static void *expireThreadMain(void *arg)
         pthread_cond_timedwait(&expireCond, &expireMutex, &ts);
         if (expireStop) break;
         pthread_mutex_unlock(&expireMutex);
-        if (atomic_load(&server.active_expire_enabled)) expireCycle();
+        /* Replicas do not expire keys on their own (the master's deletes
+         * replicate). */
+        if (atomic_load(&server.active_expire_enabled) && !replIsReplica()) expireCycle();
         pthread_mutex_lock(&expireMutex);
     }
     pthread_mutex_unlock(&expireMutex);

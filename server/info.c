@@ -14,6 +14,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+#include "../replication/repl.h"
 #include "server.h"
 
 /* ========================== Memory figures ================================ */
@@ -202,6 +203,8 @@ static void infoStats(strbuf *b)
     long long cmds = atomic_load(&server.stat_numcommands);
     long long ps_channels, ps_patterns;
     pubsubStats(&ps_channels, &ps_patterns);
+    long long sfull, sok, serr;
+    replStats(&sfull, &sok, &serr);
     sbPrintf(b,
              "# Stats\r\n"
              "total_connections_received:%lld\r\n"
@@ -210,9 +213,9 @@ static void infoStats(strbuf *b)
              "total_net_input_bytes:%lld\r\n"
              "total_net_output_bytes:%lld\r\n"
              "rejected_connections:%lld\r\n"
-             "sync_full:0\r\n"
-             "sync_partial_ok:0\r\n"
-             "sync_partial_err:0\r\n"
+             "sync_full:%lld\r\n"
+             "sync_partial_ok:%lld\r\n"
+             "sync_partial_err:%lld\r\n"
              "expired_keys:%lld\r\n"
              "expired_stale_perc:0.00\r\n"
              "expired_time_cap_reached_count:0\r\n"
@@ -234,7 +237,7 @@ static void infoStats(strbuf *b)
              up_s ? cmds / (long long)up_s : cmds,
              (long long)atomic_load(&server.stat_net_input_bytes),
              (long long)atomic_load(&server.stat_net_output_bytes),
-             (long long)atomic_load(&server.stat_rejected_conn),
+             (long long)atomic_load(&server.stat_rejected_conn), sfull, sok, serr,
              (long long)atomic_load(&server.stat_expiredkeys),
              (long long)atomic_load(&server.stat_keyspace_hits),
              (long long)atomic_load(&server.stat_keyspace_misses), ps_channels, ps_patterns,
@@ -245,22 +248,9 @@ static void infoStats(strbuf *b)
 
 static void infoReplication(strbuf *b)
 {
-    stStats ss;
-    stGetStats(server.st, &ss);
-    sbPrintf(b,
-             "# Replication\r\n"
-             "role:master\r\n"
-             "connected_slaves:0\r\n"
-             "master_failover_state:no-failover\r\n"
-             "master_replid:%s\r\n"
-             "master_replid2:0000000000000000000000000000000000000000\r\n"
-             "master_repl_offset:%llu\r\n"
-             "second_repl_offset:-1\r\n"
-             "repl_backlog_active:0\r\n"
-             "repl_backlog_size:%llu\r\n"
-             "repl_backlog_first_byte_offset:0\r\n"
-             "repl_backlog_histlen:0\r\n",
-             server.runid, (unsigned long long)ss.last_seq, cfg.repl_backlog_size);
+    char *fields = replInfoString();
+    sbPrintf(b, "# Replication\r\n%s", fields ? fields : "");
+    free(fields);
 }
 
 static void infoCpu(strbuf *b)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../replication/repl.h"
 #include "server.h"
 
 struct strataServer server;
@@ -90,6 +91,9 @@ void cfgOnChange(const char *name)
 {
     if (!server.st) return;
     if (!strcasecmp(name, "appendfsync")) stSetFsyncMode(server.st, cfg.appendfsync);
+    if (!strncasecmp(name, "repl", 4) || !strncasecmp(name, "master", 6) ||
+        !strcasecmp(name, "replica-read-only"))
+        replicationReconfigure();
 }
 
 /* ========================== Start-up helpers ============================== */
@@ -155,7 +159,7 @@ static int openStorage(void)
     o.fsync_mode = cfg.appendfsync;
     o.hotset_max_bytes = cfg.maxmemory ? cfg.maxmemory / 2 : 256ULL * 1024 * 1024;
     o.wal_ttl_seconds = cfg.repl_backlog_ttl > 0 ? (uint64_t)cfg.repl_backlog_ttl : 0;
-    o.wal_size_limit_mb = cfg.repl_backlog_size / (1024 * 1024);
+    o.wal_size_limit_mb = (cfg.repl_backlog_size + (1 << 20) - 1) / (1 << 20);
     char *err = NULL;
     uint64_t t0 = monotonic_us();
     server.st = stOpen(&o, &err);
@@ -242,6 +246,12 @@ int main(int argc, char **argv)
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
     expireStartThread();
+    if (replicationInit() != C_OK) {
+        eventStopAll();
+        expireStopThread();
+        stClose(server.st);
+        return 1;
+    }
     atomic_store(&server.loading, 0);
     serverLog(LL_NOTICE, "Ready to accept connections tcp");
 
@@ -250,6 +260,7 @@ int main(int argc, char **argv)
     serverLog(LL_WARNING, "User requested shutdown...");
     event_free(sigterm);
     event_free(sigint);
+    replStop();
     eventStopAll();
     expireStopThread();
     stSyncWal(server.st);

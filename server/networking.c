@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../replication/repl.h"
 #include "server.h"
 
 /* ========================== Output limits ================================= */
@@ -402,6 +403,7 @@ void freeClient(client *c)
     /* First: a PUBLISH on another thread must not post to c, or queue it in
      * xpending, once the steps below have run (cmd_pubsub.c invariant 3). */
     pubsubClientFree(c);
+    if (atomic_load(&c->flags) & CLIENT_BLOCKED) replWaitCancel(c->id);
     if (atomic_load(&c->flags) & CLIENT_MONITOR) monitorRemove(c);
     pthread_mutex_lock(&server.clients_lock);
     if (c->prev) c->prev->next = c->next;
@@ -581,7 +583,7 @@ static size_t reqBufferedBytes(const respReq *r)
  * if the client was freed. */
 static int clientProcessBuffer(client *c)
 {
-    while (!(atomic_load(&c->flags) & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) &&
+    while (!(atomic_load(&c->flags) & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_BLOCKED)) &&
            c->qpos < c->qbuf.len) {
         size_t consumed = 0;
         const char *err = NULL;
@@ -710,12 +712,24 @@ void clientHandleWake(strataThread *t)
         if (!c) break;
         clientDrainPosted(c);
         clientFlush(c);
+        /* A WAIT answered from another thread: run what the client sent
+         * meanwhile (may free c). */
+        if (atomic_load(&c->flags) & CLIENT_UNBLOCKED) {
+            atomic_fetch_and(&c->flags, ~(CLIENT_BLOCKED | CLIENT_UNBLOCKED));
+            clientProcessInput(c);
+        }
     }
     /* Kills. */
     client *c = t->clients;
     while (c) {
         client *next = c->tnext;
-        if (atomic_load(&c->flags) & CLIENT_CLOSE_ASAP) freeClient(c);
+        int f = atomic_load(&c->flags);
+        if (f & CLIENT_CLOSE_ASAP) {
+            freeClient(c);
+        } else if (f & CLIENT_UNBLOCKED) { /* unblocked with replies off */
+            atomic_fetch_and(&c->flags, ~(CLIENT_BLOCKED | CLIENT_UNBLOCKED));
+            clientProcessInput(c);
+        }
         c = next;
     }
 }

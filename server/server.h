@@ -89,6 +89,8 @@ typedef struct redisCommand {
 #define CLIENT_PROTECTED (1 << 7)         /* connection refused by protected mode */
 #define CLIENT_PUBSUB (1 << 8)            /* subscribed: pubsub output limits apply */
 #define CLIENT_IN_CALL (1 << 9)
+#define CLIENT_BLOCKED (1 << 10)          /* WAIT: no commands run until unblocked */
+#define CLIENT_UNBLOCKED (1 << 11)        /* set by the unblocking thread; owner resumes input */
 
 struct strataThread;
 
@@ -129,6 +131,7 @@ struct client {
     int error_replies;            /* errors emitted by the current command */
     uint64_t net_in_bytes, net_out_bytes;
     uint64_t commands_processed;
+    int repl_listening_port;      /* REPLCONF listening-port */
     /* pub/sub (cmd_pubsub.c): subscriptions, under its registry lock; the
      * counts are atomic so CLIENT LIST can read them from any thread */
     struct pubsubState *pubsub;   /* NULL until the first subscription */
@@ -292,6 +295,7 @@ int commandArgIsSecret(client *c, int i);
 /* ---- db.c --------------------------------------------------------------- */
 #define LOOKUP_NONE 0
 #define LOOKUP_NOTOUCH (1 << 0)   /* not an access: no hit/miss count, access time kept (stPeek) */
+#define LOOKUP_WRITE (1 << 1)     /* the caller writes the key (lookupKeyWrite) */
 stObj *lookupKeyRead(client *c, const char *key, size_t klen);
 stObj *lookupKeyWrite(client *c, const char *key, size_t klen);
 stObj *lookupKeyDb(client *c, int db, const char *key, size_t klen, int flags);
@@ -323,6 +327,10 @@ int argIs(client *c, int i, const char *word); /* case-insensitive compare of ar
 void pubsubClientReset(client *c); /* RESET: drop all subscriptions quietly; owner thread */
 void pubsubClientFree(client *c);  /* freeClient: leave the registry first; owner thread */
 void pubsubStats(long long *channels, long long *patterns); /* INFO stats */
+
+/* ---- cmd_repl.c --------------------------------------------------------- */
+int replicationInit(void);         /* after storage opened; C_OK / C_ERR */
+void replicationReconfigure(void); /* cfg changed: forward the settings */
 
 /* ---- slowlog.c / debug.c / info.c --------------------------------------- */
 void slowlogInit(void);

@@ -82,6 +82,7 @@ struct stBatch {
     uint64_t min_new_expire; /* lowest expire-at the batch inserts (invariant 4) */
     uint64_t expire_dels;    /* expire index entries the batch deletes */
     int flushes_expire;      /* FLUSHALL: the whole expire index is deleted */
+    int raw;                 /* wb is a complete batch from another node (apply.c) */
 
     batchHsOp ops_inline[BATCH_INLINE_OPS];
     batchDbDelta dbs_inline[BATCH_INLINE_DBS];
@@ -181,8 +182,21 @@ static int batchWrite(stBatch *b, char **err) {
     stEngine *st = b->st;
     char stackrep[BATCH_STACK_REP_BYTES], *rep = stackrep, *rerr = NULL;
     int rc = C_ERR;
+    void (*hook)(void *) = NULL;
+    void *hook_ud = NULL;
 
     pthread_mutex_lock(&st->commit_mu);
+    int mode = atomic_load(&st->fsync_mode);
+    if (b->raw) {
+        /* A batch replicated from another node keeps its own header. */
+        rocksdb_write(st->db, mode == ST_FSYNC_ALWAYS ? st->wopts_sync : st->wopts, b->wb, &rerr);
+        if (rerr) {
+            if (err) *err = stErrDup("ERR write failed", rerr);
+            rocksdb_free(rerr);
+            goto done;
+        }
+        goto written;
+    }
     uint64_t seq = st->seq + 1;
     char vvkey[ENC_SYS_VV_KEY_LEN], vvval[8];
     encSysVvKey(vvkey, st->node_id);
@@ -205,7 +219,6 @@ static int batchWrite(stBatch *b, char **err) {
     encLogHeader h = {st->node_id, seq, hlcNow(&st->hlc, stWallMs())};
     encLogHeaderEncode(rep + BATCH_HDR_OFFSET, &h);
     rocksdb_writebatch_t *final = rocksdb_writebatch_create_from(rep, len);
-    int mode = atomic_load(&st->fsync_mode);
     rocksdb_write(st->db, mode == ST_FSYNC_ALWAYS ? st->wopts_sync : st->wopts, final, &rerr);
     rocksdb_writebatch_destroy(final);
     if (rerr) {
@@ -214,10 +227,13 @@ static int batchWrite(stBatch *b, char **err) {
         goto done;
     }
     st->seq = seq;
+written:
     /* Invariant 4: an entry the expiry scan's cursor has passed pulls the
      * cursor back, before any scan can read it (both under commit_mu). */
     if (b->min_new_expire < st->expire_cursor_ms) st->expire_cursor_ms = b->min_new_expire;
     if (b->min_new_expire < st->expire_low_ms) st->expire_low_ms = b->min_new_expire;
+    hook = st->commit_hook;
+    hook_ud = st->commit_hook_ud;
     uint64_t n = atomic_fetch_add(&st->batches, 1) + 1;
     if (mode == ST_FSYNC_ALWAYS) {
         atomic_store(&st->synced_batches, n);
@@ -227,6 +243,7 @@ static int batchWrite(stBatch *b, char **err) {
 done:
     pthread_mutex_unlock(&st->commit_mu);
     if (rep != stackrep) free(rep);
+    if (hook) hook(hook_ud);
     return rc;
 }
 
@@ -297,6 +314,7 @@ stBatch *stBatchNew(stEngine *st) {
     b->min_new_expire = UINT64_MAX;
     b->expire_dels = 0;
     b->flushes_expire = 0;
+    b->raw = 0;
     b->wb = rocksdb_writebatch_create();
     char placeholder[ENC_LOG_HEADER_BYTES] = {0};
     rocksdb_writebatch_put_log_data(b->wb, placeholder, sizeof(placeholder));
@@ -427,7 +445,7 @@ int stBatchCommit(stBatch *b, char **err) {
         if (err) *err = strdup(b->bad);
         rc = C_ERR;
     } else if (b->effects > 0) {
-        batchAddCountRecords(b);
+        if (!b->raw) batchAddCountRecords(b);
         rc = batchWrite(b, err);
         if (rc == C_OK) batchApply(b);
     }
@@ -477,4 +495,51 @@ err:
     free(map);
     free(val);
     return C_ERR;
+}
+
+/* ---- Batches of other nodes (apply.c) ------------------------------------ */
+
+stBatch *stBatchNewRaw(stEngine *st) {
+    stBatch *b = stBatchNew(st);
+    rocksdb_writebatch_clear(b->wb); /* no placeholder: the caller copies a header */
+    b->raw = 1;
+    return b;
+}
+
+rocksdb_writebatch_t *stBatchRawWb(stBatch *b) {
+    b->effects++;
+    return b->wb;
+}
+
+void stBatchRawForget(stBatch *b, int pdb, const char *key, size_t klen, int dead) {
+    batchAddOp(b, HSOP_DEL, pdb, key, klen, NULL);
+    if (dead) batchDb(b, pdb)->dels++;
+}
+
+void stBatchRawDropDb(stBatch *b, int pdb) { batchAddOp(b, HSOP_FLUSHDB, pdb, NULL, 0, NULL); }
+
+void stBatchRawCount(stBatch *b, int pdb, int expires, int absolute, int64_t v) {
+    batchDbDelta *d = batchDb(b, pdb);
+    if (absolute) {
+        /* A FLUSHDB: both counts were Put together, in the same batch. */
+        d->absolute = 1;
+        if (expires) d->edelta = v;
+        else d->delta = v;
+    } else if (expires) {
+        d->edelta += v;
+    } else {
+        d->delta += v;
+    }
+}
+
+void stBatchRawExpire(stBatch *b, uint64_t expire_ms, int del) {
+    if (del) b->expire_dels++;
+    else if (expire_ms < b->min_new_expire) b->min_new_expire = expire_ms;
+}
+
+void stBatchRawFlushesExpire(stBatch *b) { b->flushes_expire = 1; }
+
+void stBatchRawDbMap(stBatch *b, uint16_t *map) {
+    free(b->newmap);
+    b->newmap = map;
 }

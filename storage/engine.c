@@ -232,8 +232,7 @@ static void stBuildOptions(stEngine *st, const stOptions *opt) {
 
 /* Reads a sys record into a rocksdb_get result (caller frees with
  * rocksdb_free()); *val = NULL if absent.  C_OK / C_ERR with *err set. */
-static int stSysGet(stEngine *st, const char *key, size_t klen, char **val,
-                    size_t *vlen, char **err) {
+int stSysGet(stEngine *st, const char *key, size_t klen, char **val, size_t *vlen, char **err) {
     char *rerr = NULL;
     *val = rocksdb_get_cf(st->db, st->ropts, st->cf[ST_CF_SYS], key, klen, vlen, &rerr);
     if (rerr) {

@@ -143,7 +143,61 @@ struct stEngine {
     pthread_cond_t compact_cond;
     int compact_stop;    /* under compact_mu */
     int compact_started; /* thread was created; join it on close */
+
+    /* Called after every committed batch (replication wakes idle links);
+     * set under commit_mu, read by committers under it. */
+    void (*commit_hook)(void *ud);
+    void *commit_hook_ud;
 };
+
+/* ---- Raw batches: batches of other nodes (batch.c, used by apply.c) ------- */
+
+/* A batch whose WriteBatch the caller fills with a complete batch of another
+ * node (header included); stBatchCommit() writes it as is and then runs the
+ * bookkeeping the caller noted with the functions below. */
+stBatch *stBatchNewRaw(stEngine *st);
+/* The WriteBatch to fill; counts as one effect. */
+rocksdb_writebatch_t *stBatchRawWb(stBatch *b);
+/* The batch writes or deletes key: the hot set forgets it after the write
+ * (dead: an existing record was deleted, for the compaction estimates). */
+void stBatchRawForget(stBatch *b, int pdb, const char *key, size_t klen, int dead);
+/* The batch range-deletes physical db pdb (-1: every db). */
+void stBatchRawDropDb(stBatch *b, int pdb);
+/* A count record of pdb: the key count (expires = 0) or the TTL count;
+ * absolute = a Put of v, else a merge adding v. */
+void stBatchRawCount(stBatch *b, int pdb, int expires, int absolute, int64_t v);
+/* An expire index entry is inserted (del = 0) or deleted. */
+void stBatchRawExpire(stBatch *b, uint64_t expire_ms, int del);
+/* The batch range-deletes the whole expire index. */
+void stBatchRawFlushesExpire(stBatch *b);
+/* The batch writes the db map; map (npdb entries, heap) is owned by b. */
+void stBatchRawDbMap(stBatch *b, uint16_t *map);
+
+/* ---- WriteBatch reps (wal.c) --------------------------------------------- */
+
+/* Record tags of RocksDB's WriteBatch rep that Strata writes. */
+#define REP_TAG_LOGDATA 0x03
+#define REP_TAG_CF_DELETE 0x04
+#define REP_TAG_CF_PUT 0x05
+#define REP_TAG_CF_MERGE 0x06
+#define REP_TAG_CF_RANGE_DELETE 0x0E
+#define REP_HEADER_BYTES 12 /* u64 LE sequence, u32 LE record count */
+
+typedef struct stRepRec {
+    int tag;     /* REP_TAG_* */
+    uint32_t cf; /* column family id on the writing node */
+    const char *key, *val; /* val: Put/Merge value, RangeDelete end key, LogData blob */
+    size_t klen, vlen;
+} stRepRec;
+
+/* Reads the record at *pos of rep [rep, rep+len): 1 and advances *pos,
+ * 0 at the end, -1 on a malformed or unsupported record. */
+int stRepNext(const char *rep, size_t len, size_t *pos, stRepRec *r);
+
+/* sys records that are this node's own and never copied between nodes. */
+int stSysKeyIsLocal(stEngine *st, const char *key, size_t klen);
+/* Point read of a sys record (rocksdb_free() the value). */
+int stSysGet(stEngine *st, const char *key, size_t klen, char **val, size_t *vlen, char **err);
 
 /* ---- Tombstone compaction (compact.c) ------------------------------------ */
 

@@ -217,6 +217,77 @@ size_t stExpireScan(stEngine *st, uint64_t now_ms, size_t max,
                               uint64_t expire_ms),
                     void *ud);
 
+/* ---- Replication -------------------------------------------------------- */
+/* Positions in a node's stream are RocksDB sequence numbers: a batch of n
+ * records starting at seq s covers [s, s + n), and a reader that applied it
+ * asks next for s + n.  Storage moves whole batches and never interprets
+ * what the replication layer persists alongside them (its "state"). */
+
+/* The last origin seq this node gave one of its own batches: it moves only
+ * when this node writes on its own (not when it applies others' batches). */
+uint64_t stOriginSeq(stEngine *st);
+/* RocksDB's latest sequence number (the last record written). */
+uint64_t stLatestSeq(stEngine *st);
+/* Calls fn(ud) after every committed batch, on the committing thread, outside
+ * storage locks; fn must be cheap.  NULL removes it. */
+void stSetCommitHook(stEngine *st, void (*fn)(void *ud), void *ud);
+
+/* One batch read from the WAL.  rep/len stay valid until the next
+ * stWalNext() or stWalClose(). */
+typedef struct stWalBatch {
+    uint64_t seq, next;   /* covers [seq, next) */
+    const char *rep;      /* the raw WriteBatch, header included */
+    size_t len;
+    int has_header;       /* a Strata log header: origin/origin_seq/hlc valid */
+    uint64_t origin, origin_seq, hlc;
+} stWalBatch;
+typedef struct stWalIter stWalIter;
+#define ST_WAL_BATCH 1    /* *out holds the next batch */
+#define ST_WAL_END 0      /* caught up: call again after new commits */
+#define ST_WAL_GAP -1     /* `from` is no longer retained (or the WAL is
+                           * unreadable): the reader needs a full sync */
+/* A reader of batches from sequence `from` on; opening is lazy (cheap). */
+stWalIter *stWalOpen(stEngine *st, uint64_t from);
+int stWalNext(stWalIter *it, stWalBatch *out);
+void stWalClose(stWalIter *it);
+/* The oldest sequence the WAL still holds (0 if none) and the bytes of WAL
+ * files on disk (live and archived). */
+void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes);
+
+/* A snapshot of every record, streamed in key order (full sync, sender). */
+typedef struct stSnap stSnap;
+/* Takes a consistent snapshot; *seq is the last sequence it includes. */
+stSnap *stSnapOpen(stEngine *st, uint64_t *seq);
+/* Appends encoded records to buf (*len bytes used of *cap, grown with
+ * realloc) until *len reaches `limit` or the snapshot ends; always appends
+ * at least one record if any is left.  Returns 1 while records remain. */
+int stSnapFill(stSnap *s, char **buf, size_t *len, size_t *cap, size_t limit);
+void stSnapClose(stSnap *s);
+
+/* Receiving side.  `cf_ids` is the sender's stCfIds() string: column
+ * family ids differ between nodes. */
+typedef struct stRemote stRemote;
+/* The ids of this node's column families, as text for the handshake. */
+void stCfIds(stEngine *st, char *buf, size_t cap);
+stRemote *stRemoteNew(stEngine *st, const char *cf_ids, char **err);
+void stRemoteFree(stRemote *r);
+/* Writes a batch read from the sender's WAL, keeping its log header, plus
+ * `state` as this node's replication state, in one atomic write; then the
+ * hot set, counts and db map follow.  C_OK / C_ERR with *err set. */
+int stApplyBatch(stRemote *r, const char *rep, size_t len, const char *state, size_t slen,
+                 char **err);
+/* Full sync, receiving side: GLOBAL.  Begin deletes every record except
+ * this node's own (node id, its own origin seq) and the replication state;
+ * Load writes one stSnapFill() chunk; End writes `state` and reloads counts
+ * and the db map from disk. */
+int stSyncBegin(stRemote *r, char **err);
+int stSyncLoad(stRemote *r, const char *chunk, size_t len, char **err);
+int stSyncEnd(stRemote *r, const char *state, size_t slen, char **err);
+/* The replication layer's persisted records: name is "state" or "id".
+ * Get returns a heap copy (free()) or NULL; Put writes it durably. */
+char *stReplGet(stEngine *st, const char *name, size_t *len);
+int stReplPut(stEngine *st, const char *name, const char *val, size_t len);
+
 /* ---- Introspection ----------------------------------------------------- */
 
 typedef struct stStats {

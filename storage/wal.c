@@ -1,0 +1,255 @@
+/* wal.c - reading the write-ahead log for replication: a WriteBatch rep
+ * parser and a tailing WAL reader.
+ *
+ * The reader wraps rocksdb_get_updates_since().  Facts it relies on, checked
+ * on Debian's RocksDB 7.8.3:
+ *  - an iterator that reached the end of the newest WAL file returns new
+ *    batches on the next rocksdb_wal_iter_next() once they are written, so a
+ *    caught-up reader keeps its iterator instead of reopening (reopening
+ *    reads the file from its start to find the sequence);
+ *  - after the WAL moved to a new file the old iterator answers TryAgain
+ *    ("create a new iterator to fetch the new tail"), so it is reopened;
+ *  - asking for a sequence beyond the latest fails with NotFound, and asking
+ *    for one whose file was purged starts at a later batch: the first batch
+ *    returned must cover the sequence asked for, or the reader reports a gap.
+ *
+ * Rep layout: u64 LE sequence, u32 LE count, then records.  A record is a
+ * tag byte, a varint32 column family id for the *_CF tags, and
+ * varint32-length-prefixed key and (for Put, Merge, RangeDelete) value.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "st_internal.h"
+
+/* ---- Rep parser ----------------------------------------------------------- */
+
+/* LEB128 as RocksDB writes it (at most 5 bytes for 32 bits). */
+static int repVarint32(const char *p, size_t len, size_t *pos, uint32_t *out) {
+    uint32_t v = 0;
+    for (int shift = 0; shift <= 28 && *pos < len; shift += 7) {
+        unsigned char c = (unsigned char)p[(*pos)++];
+        v |= (uint32_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int repSlice(const char *p, size_t len, size_t *pos, const char **s, size_t *slen) {
+    uint32_t n;
+    if (repVarint32(p, len, pos, &n) != 0 || n > len - *pos) return -1;
+    *s = p + *pos;
+    *slen = n;
+    *pos += n;
+    return 0;
+}
+
+int stRepNext(const char *rep, size_t len, size_t *pos, stRepRec *r) {
+    if (*pos < REP_HEADER_BYTES) *pos = REP_HEADER_BYTES;
+    if (*pos >= len) return 0;
+    r->tag = (unsigned char)rep[(*pos)++];
+    r->cf = 0;
+    r->val = NULL;
+    r->vlen = 0;
+    switch (r->tag) {
+    case REP_TAG_LOGDATA:
+        return repSlice(rep, len, pos, &r->val, &r->vlen) == 0 ? 1 : -1;
+    case REP_TAG_CF_DELETE:
+        if (repVarint32(rep, len, pos, &r->cf) != 0) return -1;
+        return repSlice(rep, len, pos, &r->key, &r->klen) == 0 ? 1 : -1;
+    case REP_TAG_CF_PUT:
+    case REP_TAG_CF_MERGE:
+    case REP_TAG_CF_RANGE_DELETE:
+        if (repVarint32(rep, len, pos, &r->cf) != 0) return -1;
+        if (repSlice(rep, len, pos, &r->key, &r->klen) != 0) return -1;
+        return repSlice(rep, len, pos, &r->val, &r->vlen) == 0 ? 1 : -1;
+    default:
+        return -1; /* Strata never writes other record types */
+    }
+}
+
+int stSysKeyIsLocal(stEngine *st, const char *key, size_t klen) {
+    if (klen == strlen(ENC_SYS_NODE_ID) && !memcmp(key, ENC_SYS_NODE_ID, klen)) return 1;
+    if (klen >= 5 && !memcmp(key, "repl:", 5)) return 1;
+    char vv[ENC_SYS_VV_KEY_LEN];
+    encSysVvKey(vv, st->node_id);
+    return klen == sizeof(vv) && !memcmp(key, vv, klen);
+}
+
+/* ---- Commit hook ------------------------------------------------------------ */
+
+uint64_t stOriginSeq(stEngine *st) {
+    pthread_mutex_lock(&st->commit_mu);
+    uint64_t s = st->seq;
+    pthread_mutex_unlock(&st->commit_mu);
+    return s;
+}
+
+uint64_t stLatestSeq(stEngine *st) { return rocksdb_get_latest_sequence_number(st->db); }
+
+void stSetCommitHook(stEngine *st, void (*fn)(void *ud), void *ud) {
+    pthread_mutex_lock(&st->commit_mu);
+    st->commit_hook = fn;
+    st->commit_hook_ud = ud;
+    pthread_mutex_unlock(&st->commit_mu);
+}
+
+/* ---- WAL reader ------------------------------------------------------------- */
+
+struct stWalIter {
+    stEngine *st;
+    rocksdb_wal_iterator_t *it;
+    rocksdb_writebatch_t *cur; /* the batch last returned */
+    uint64_t next;             /* first sequence not returned yet */
+    int at_end;                /* it went invalid at the tail: Next() before reading */
+    int opened_fresh;          /* it was just opened: its first batch must cover next */
+};
+
+stWalIter *stWalOpen(stEngine *st, uint64_t from) {
+    stWalIter *w = calloc(1, sizeof(*w));
+    if (!w) abort();
+    w->st = st;
+    w->next = from ? from : 1;
+    return w;
+}
+
+static void walDropIter(stWalIter *w) {
+    if (w->it) rocksdb_wal_iter_destroy(w->it);
+    w->it = NULL;
+    w->at_end = 0;
+}
+
+int stWalNext(stWalIter *w, stWalBatch *out) {
+    if (w->cur) {
+        rocksdb_writebatch_destroy(w->cur);
+        w->cur = NULL;
+    }
+    for (int reopened = 0;;) {
+        if (!w->it) {
+            if (w->next > stLatestSeq(w->st)) return ST_WAL_END;
+            char *err = NULL;
+            w->it = rocksdb_get_updates_since(w->st->db, w->next, NULL, &err);
+            if (err) {
+                rocksdb_free(err);
+                w->it = NULL;
+                /* A write may have landed between the two calls. */
+                return w->next > stLatestSeq(w->st) ? ST_WAL_END : ST_WAL_GAP;
+            }
+            w->opened_fresh = 1;
+            reopened = 1;
+        } else if (w->at_end) {
+            rocksdb_wal_iter_next(w->it);
+            w->at_end = 0;
+        }
+        if (!rocksdb_wal_iter_valid(w->it)) {
+            char *err = NULL;
+            rocksdb_wal_iter_status(w->it, &err);
+            int fresh = w->opened_fresh;
+            if (err) rocksdb_free(err);
+            if (!err && !fresh) {
+                w->at_end = 1; /* tail reached; later writes show up on Next() */
+                if (w->next > stLatestSeq(w->st)) return ST_WAL_END;
+            }
+            /* TryAgain (new WAL file), or more data than this iterator sees. */
+            walDropIter(w);
+            if (reopened) return w->next > stLatestSeq(w->st) ? ST_WAL_END : ST_WAL_GAP;
+            continue;
+        }
+        uint64_t seq = 0;
+        w->cur = rocksdb_wal_iter_get_batch(w->it, &seq);
+        int fresh = w->opened_fresh;
+        w->opened_fresh = 0;
+        size_t len = 0;
+        const char *rep = rocksdb_writebatch_data(w->cur, &len);
+        uint64_t count = (uint64_t)rocksdb_writebatch_count(w->cur);
+        if (fresh && seq > w->next) {
+            walDropIter(w);
+            return ST_WAL_GAP; /* the batches before seq were purged */
+        }
+        if (count == 0) count = 1; /* never written by Strata; keep positions moving */
+        if (seq + count <= w->next) {
+            /* Already returned (the iterator starts at the batch holding
+             * `next`); rocksdb_wal_iter_next() moves on. */
+            rocksdb_writebatch_destroy(w->cur);
+            w->cur = NULL;
+            rocksdb_wal_iter_next(w->it);
+            continue;
+        }
+        out->seq = seq;
+        out->next = seq + count;
+        out->rep = rep;
+        out->len = len;
+        out->has_header = 0;
+        size_t pos = REP_HEADER_BYTES;
+        stRepRec r;
+        encLogHeader h;
+        if (stRepNext(rep, len, &pos, &r) == 1 && r.tag == REP_TAG_LOGDATA &&
+            encLogHeaderDecode(r.val, r.vlen, &h) == 0) {
+            out->has_header = 1;
+            out->origin = h.origin;
+            out->origin_seq = h.seq;
+            out->hlc = h.hlc;
+        }
+        w->next = out->next;
+        rocksdb_wal_iter_next(w->it);
+        if (!rocksdb_wal_iter_valid(w->it)) {
+            char *err = NULL;
+            rocksdb_wal_iter_status(w->it, &err);
+            if (err) {
+                rocksdb_free(err);
+                walDropIter(w); /* TryAgain: reopen at `next` next time */
+            } else {
+                w->at_end = 1;
+            }
+        }
+        return ST_WAL_BATCH;
+    }
+}
+
+void stWalClose(stWalIter *w) {
+    if (!w) return;
+    if (w->cur) rocksdb_writebatch_destroy(w->cur);
+    walDropIter(w);
+    free(w);
+}
+
+static uint64_t walDirBytes(const char *dir) {
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 4, ".log")) continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) == 0) total += (uint64_t)sb.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {
+    char arch[4096];
+    snprintf(arch, sizeof(arch), "%s/archive", st->dir);
+    *bytes = walDirBytes(st->dir) + walDirBytes(arch);
+    *first_seq = 0;
+    char *err = NULL;
+    rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(st->db, 0, NULL, &err);
+    if (err) {
+        rocksdb_free(err);
+        return;
+    }
+    if (rocksdb_wal_iter_valid(it)) {
+        rocksdb_writebatch_t *b = rocksdb_wal_iter_get_batch(it, first_seq);
+        rocksdb_writebatch_destroy(b);
+    }
+    rocksdb_wal_iter_destroy(it);
+}
