@@ -250,6 +250,10 @@ void replStop(void) {
         free(pa->prefix);
         free(pa);
     }
+    free(repl.zbuf);
+    free(repl.rx.zbuf);
+    free(repl.rx.fbuf);
+    repl.zbuf = repl.rx.zbuf = repl.rx.fbuf = NULL;
     repl.started = 0;
 }
 

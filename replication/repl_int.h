@@ -64,7 +64,8 @@ typedef struct replLink {
     int idle;                  /* caught up: refilled by the commit hook */
     uint64_t acked_next, acked_hlc, last_ack_ms, last_heartbeat_ms, created_ms;
     uint64_t sent_next;        /* next seq after the last batch sent */
-    uint64_t sent_bytes, acked_bytes;
+    uint64_t sent_bytes, acked_bytes; /* WAL frames, for lag_bytes */
+    uint64_t raw_bytes, wire_bytes;   /* all frames before / after compression */
     uint64_t ring_seq[REPL_LAG_RING], ring_bytes[REPL_LAG_RING];
     unsigned ring_head;
     struct replLink *next;
@@ -126,6 +127,8 @@ typedef struct replState {
     replWaiter waiters[REPL_MAX_WAITERS];
     int nwaiters;
     long long stat_sync_full, stat_partial_ok, stat_partial_err;
+    char *zbuf;                /* compression scratch of the sender links */
+    size_t zcap;
 } replState;
 
 extern replState repl;

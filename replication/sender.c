@@ -58,9 +58,8 @@ static void stageFlush(replLink *l) {
     if (!l->stage_len) return;
     struct evbuffer *out = bufferevent_get_output(l->bev);
     if (l->compress) {
-        static __thread char *zb;
-        static __thread size_t zcap;
-        size_t n = replCompress(l->stage, l->stage_len, &zb, &zcap);
+        size_t n = replCompress(l->stage, l->stage_len, &repl.zbuf, &repl.zcap);
+        const char *zb = repl.zbuf;
         if (n) {
             char hdr[FRAME_HDR_BYTES + 4];
             replFrameHeader(hdr, FR_ZSTD, (uint32_t)(n + 4));
@@ -69,11 +68,15 @@ static void stageFlush(replLink *l) {
             hdr[8] = (char)raw;
             evbuffer_add(out, hdr, sizeof(hdr));
             evbuffer_add(out, zb, n);
+            l->raw_bytes += l->stage_len;
+            l->wire_bytes += sizeof(hdr) + n;
             l->stage_len = 0;
             return;
         }
     }
     evbuffer_add(out, l->stage, l->stage_len);
+    l->raw_bytes += l->stage_len;
+    l->wire_bytes += l->stage_len;
     l->stage_len = 0;
 }
 
@@ -340,10 +343,11 @@ void senderInfo(char **out, size_t *len, size_t *cap, uint64_t latest) {
         }
         replAppendf(out, len, cap,
                     "slave%d:ip=%s,port=%d,state=%s,offset=%llu,lag=%llu,lag_seq=%llu,"
-                    "lag_bytes=%llu,lag_seconds=%llu\r\n",
+                    "lag_bytes=%llu,lag_seconds=%llu,compression=%s,stream_bytes=%llu,wire_bytes=%llu\r\n",
                     i, l->ip, l->port, l->state == LINK_WAL ? "online" : "send_bulk",
                     (unsigned long long)acked, (unsigned long long)((now - l->last_ack_ms) / 1000),
                     (unsigned long long)behind, (unsigned long long)lag_bytes,
-                    (unsigned long long)lag_s);
+                    (unsigned long long)lag_s, l->compress ? "zstd" : "none",
+                    (unsigned long long)l->raw_bytes, (unsigned long long)l->wire_bytes);
     }
 }

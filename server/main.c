@@ -94,6 +94,9 @@ void cfgOnChange(const char *name)
     if (!strncasecmp(name, "repl", 4) || !strncasecmp(name, "master", 6) ||
         !strcasecmp(name, "replica-read-only"))
         replicationReconfigure();
+    if (!strcasecmp(name, "repl-backlog-size") || !strcasecmp(name, "repl-backlog-ttl"))
+        stSetWalRetention(server.st, cfg.repl_backlog_ttl > 0 ? (uint64_t)cfg.repl_backlog_ttl : 0,
+                          cfg.repl_backlog_size);
 }
 
 /* ========================== Start-up helpers ============================== */

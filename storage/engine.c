@@ -41,6 +41,7 @@
 #define ST_MAX_BACKGROUND_JOBS 2
 #define ST_SYS_MAX_SUCCESSIVE_MERGES 64 /* bounds count:<pdb> operand chains */
 #define ST_WAL_SYNC_INTERVAL_MS 1000
+#define ST_WAL_ARCHIVE_FOREVER_S (10ULL * 365 * 24 * 3600)
 #define ST_INFO_LOG_FILES 4
 #define ST_INFO_LOG_FILE_BYTES ((size_t)16 << 20)
 #define ST_BYTES_PER_SYNC ((uint64_t)1 << 20)
@@ -214,11 +215,17 @@ static void stBuildOptions(stEngine *st, const stOptions *opt) {
      * without it the WAL would only shrink when sys's memtable fills. */
     rocksdb_options_set_db_write_buffer_size(o, wbuf);
     rocksdb_options_set_max_total_wal_size(o, (uint64_t)wbuf * 4);
-    /* Replication tails the WAL: keep archived WAL files by age and size.
+    /* Replication tails the WAL: RocksDB moves obsolete WAL files to
+     * archive/ and, with only a TTL set, would delete them after TTL/2;
+     * the TTL here is effectively "never" because RocksDB checks its limits
+     * at most every 10 minutes when a size limit is set too.  stWalPurge()
+     * (wal.c) enforces repl-backlog-size/ttl every second instead.
      * Checked with rocksdb_get_updates_since on 7.8.3 (DESIGN.md), also
      * with zstd WAL compression. */
-    rocksdb_options_set_WAL_ttl_seconds(o, opt->wal_ttl_seconds);
-    rocksdb_options_set_WAL_size_limit_MB(o, opt->wal_size_limit_mb);
+    rocksdb_options_set_WAL_ttl_seconds(o, ST_WAL_ARCHIVE_FOREVER_S);
+    rocksdb_options_set_WAL_size_limit_MB(o, 0);
+    atomic_init(&st->wal_ttl_s, opt->wal_ttl_seconds);
+    atomic_init(&st->wal_limit_bytes, opt->wal_size_limit_mb << 20);
     rocksdb_options_set_wal_compression(o, rocksdb_zstd_compression);
     st->dbopt = o;
 
@@ -393,6 +400,10 @@ static void *stSyncThreadMain(void *arg) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += ST_WAL_SYNC_INTERVAL_MS / 1000;
         pthread_cond_timedwait(&st->sync_cond, &st->sync_mu, &ts);
+        if (st->sync_stop) break;
+        pthread_mutex_unlock(&st->sync_mu);
+        stWalPurge(st);
+        pthread_mutex_lock(&st->sync_mu);
         if (st->sync_stop) break;
         if (atomic_load(&st->fsync_mode) != ST_FSYNC_EVERYSEC) continue;
         if (atomic_load(&st->batches) == atomic_load(&st->synced_batches)) continue;

@@ -148,7 +148,17 @@ struct stEngine {
      * set under commit_mu, read by committers under it. */
     void (*commit_hook)(void *ud);
     void *commit_hook_ud;
+
+    /* WAL retention for replication (wal.c, stWalPurge): archived WAL files
+     * older than this many seconds (0 = no age limit) or beyond this many
+     * bytes of WAL in total are deleted. */
+    _Atomic uint64_t wal_ttl_s;
+    _Atomic uint64_t wal_limit_bytes;
 };
+
+/* Deletes archived WAL files past the retention limits (sync thread, once a
+ * second). */
+void stWalPurge(stEngine *st);
 
 /* ---- Raw batches: batches of other nodes (batch.c, used by apply.c) ------- */
 

@@ -78,7 +78,7 @@ typedef struct stOptions {
     size_t hotset_max_bytes;  /* RAM budget for cached objects; 0 = no caching */
     size_t block_cache_bytes; /* RocksDB block cache; 0 = storage default */
     size_t write_buffer_bytes;/* RocksDB memtable budget; 0 = storage default */
-    uint64_t wal_ttl_seconds; /* WAL retention for replication (repl-backlog-ttl) */
+    uint64_t wal_ttl_seconds; /* WAL retention for replication (repl-backlog-ttl), 0 = none */
     uint64_t wal_size_limit_mb; /* WAL retention by size (repl-backlog-size) */
 } stOptions;
 
@@ -253,6 +253,10 @@ void stWalClose(stWalIter *it);
 /* The oldest sequence the WAL still holds (0 if none) and the bytes of WAL
  * files on disk (live and archived). */
 void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes);
+
+/* Changes the WAL retention (repl-backlog-ttl seconds, 0 = no age limit;
+ * repl-backlog-size bytes). */
+void stSetWalRetention(stEngine *st, uint64_t ttl_s, uint64_t bytes);
 
 /* A snapshot of every record, streamed in key order (full sync, sender). */
 typedef struct stSnap stSnap;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "st_internal.h"
 
@@ -217,6 +219,75 @@ void stWalClose(stWalIter *w) {
     if (w->cur) rocksdb_writebatch_destroy(w->cur);
     walDropIter(w);
     free(w);
+}
+
+typedef struct walFile {
+    uint64_t number, bytes;
+    time_t mtime;
+} walFile;
+
+static int walFileCmp(const void *a, const void *b) {
+    const walFile *x = a, *y = b;
+    return x->number < y->number ? -1 : x->number > y->number;
+}
+
+/* The *.log files of dir (heap array, sorted by log number). */
+static size_t walList(const char *dir, walFile **out) {
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".log")) continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            walFile *p = realloc(*out, cap * sizeof(**out));
+            if (!p) abort();
+            *out = p;
+        }
+        (*out)[n].number = strtoull(e->d_name, NULL, 10);
+        (*out)[n].bytes = (uint64_t)sb.st_size;
+        (*out)[n].mtime = sb.st_mtime;
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(*out, n, sizeof(**out), walFileCmp);
+    return n;
+}
+
+void stSetWalRetention(stEngine *st, uint64_t ttl_s, uint64_t bytes) {
+    atomic_store(&st->wal_ttl_s, ttl_s);
+    atomic_store(&st->wal_limit_bytes, bytes);
+}
+
+/* RocksDB only archives obsolete WAL files here (engine.c sets no limits
+ * it would act on in time); the live ones are never touched.  A reader
+ * whose next file is deleted gets an error and reports a gap (stWalNext). */
+void stWalPurge(stEngine *st) {
+    uint64_t ttl = atomic_load(&st->wal_ttl_s), limit = atomic_load(&st->wal_limit_bytes);
+    char arch[4096];
+    snprintf(arch, sizeof(arch), "%s/archive", st->dir);
+    walFile *live = NULL, *old = NULL;
+    size_t nlive = walList(st->dir, &live), nold = walList(arch, &old);
+    uint64_t total = 0;
+    for (size_t i = 0; i < nlive; i++) total += live[i].bytes;
+    for (size_t i = 0; i < nold; i++) total += old[i].bytes;
+    time_t now = time(NULL);
+    for (size_t i = 0; i < nold; i++) {
+        int too_old = ttl && (uint64_t)(now - old[i].mtime) > ttl;
+        if (!too_old && total <= limit) break;
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%06llu.log", arch, (unsigned long long)old[i].number);
+        if (unlink(path) == 0) total -= old[i].bytes;
+    }
+    free(live);
+    free(old);
 }
 
 static uint64_t walDirBytes(const char *dir) {
