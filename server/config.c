@@ -749,6 +749,8 @@ static const cfgDirective directives[] = {
     D_ENUM("maxmemory-policy", M, "noeviction", maxmemory_policy, policyEnum),
     D_INT("maxmemory-samples", M, "5", maxmemory_samples, 1, INT_MAX),
     D_MEM("maxstorage", M, "0", maxstorage, 0, ULLONG_MAX),
+    D_MEM("rocksdb-block-cache-size", 0, "0", rocksdb_block_cache_size, 0, ULLONG_MAX),
+    D_MEM("rocksdb-write-buffer-size", 0, "0", rocksdb_write_buffer_size, 0, ULLONG_MAX),
     D_SPECIAL("storage-provider", NULL, 0, "none", storageOps),
     /* persistence */
     D_BOOL("appendonly", NULL, M, "no", appendonly),

@@ -81,6 +81,8 @@ typedef struct strataConfig {
     int maxmemory_policy;               /* MAXMEM_NOEVICTION */
     int maxmemory_samples;              /* 5 */
     unsigned long long maxstorage;      /* bytes on disk, 0 = unlimited */
+    unsigned long long rocksdb_block_cache_size;  /* 0 = derived from maxmemory */
+    unsigned long long rocksdb_write_buffer_size; /* 0 = derived from maxmemory */
     char *storage_path;                 /* storage-provider flash <path>; NULL = "<dir>/strata-data" */
     /* persistence */
     int appendonly;                     /* accepted for compatibility */

@@ -154,6 +154,7 @@ struct stEngine {
      * bytes of WAL in total are deleted. */
     _Atomic uint64_t wal_ttl_s;
     _Atomic uint64_t wal_limit_bytes;
+    _Atomic uint64_t wal_purges;       /* WAL files deleted so far */
 };
 
 /* Deletes archived WAL files past the retention limits (sync thread, once a

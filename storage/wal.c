@@ -104,8 +104,14 @@ void stSetCommitHook(stEngine *st, void (*fn)(void *ud), void *ud) {
 
 /* ---- WAL reader ------------------------------------------------------------- */
 
+/* A WAL reader failing this many times in a row with no WAL file purged
+ * meanwhile reports a gap anyway (something else is wrong). */
+#define WAL_MAX_TRANSIENT_FAILURES 200
+
 struct stWalIter {
     stEngine *st;
+    uint64_t purges_seen;      /* st->wal_purges when the reader last succeeded */
+    int failures;              /* consecutive transient failures */
     rocksdb_wal_iterator_t *it;
     rocksdb_writebatch_t *cur; /* the batch last returned */
     uint64_t next;             /* first sequence not returned yet */
@@ -118,7 +124,23 @@ stWalIter *stWalOpen(stEngine *st, uint64_t from) {
     if (!w) abort();
     w->st = st;
     w->next = from ? from : 1;
+    w->purges_seen = atomic_load(&st->wal_purges);
     return w;
+}
+
+/* A failed open or a first batch past `next`.  Only stWalPurge() deletes
+ * WAL files (RocksDB only moves them to archive/, engine.c), so while no
+ * file was purged the failure is a race with RocksDB moving a file (seen
+ * under 8 KB SET load, where the WAL rolls every few hundred ms): report
+ * "nothing yet" and let the caller retry. */
+static uint64_t walFirstSeq(stEngine *st);
+
+static int walFailure(stWalIter *w) {
+    uint64_t first = walFirstSeq(w->st);
+    if (first && w->next < first) return ST_WAL_GAP; /* certainly gone */
+    uint64_t purges = atomic_load(&w->st->wal_purges);
+    if (purges == w->purges_seen && ++w->failures < WAL_MAX_TRANSIENT_FAILURES) return ST_WAL_END;
+    return ST_WAL_GAP;
 }
 
 static void walDropIter(stWalIter *w) {
@@ -141,7 +163,7 @@ int stWalNext(stWalIter *w, stWalBatch *out) {
                 rocksdb_free(err);
                 w->it = NULL;
                 /* A write may have landed between the two calls. */
-                return w->next > stLatestSeq(w->st) ? ST_WAL_END : ST_WAL_GAP;
+                return w->next > stLatestSeq(w->st) ? ST_WAL_END : walFailure(w);
             }
             w->opened_fresh = 1;
             reopened = 1;
@@ -160,7 +182,7 @@ int stWalNext(stWalIter *w, stWalBatch *out) {
             }
             /* TryAgain (new WAL file), or more data than this iterator sees. */
             walDropIter(w);
-            if (reopened) return w->next > stLatestSeq(w->st) ? ST_WAL_END : ST_WAL_GAP;
+            if (reopened) return w->next > stLatestSeq(w->st) ? ST_WAL_END : walFailure(w);
             continue;
         }
         uint64_t seq = 0;
@@ -172,7 +194,7 @@ int stWalNext(stWalIter *w, stWalBatch *out) {
         uint64_t count = (uint64_t)rocksdb_writebatch_count(w->cur);
         if (fresh && seq > w->next) {
             walDropIter(w);
-            return ST_WAL_GAP; /* the batches before seq were purged */
+            return walFailure(w); /* the batches before seq are gone, or a race */
         }
         if (count == 0) count = 1; /* never written by Strata; keep positions moving */
         if (seq + count <= w->next) {
@@ -199,6 +221,8 @@ int stWalNext(stWalIter *w, stWalBatch *out) {
             out->hlc = h.hlc;
         }
         w->next = out->next;
+        w->failures = 0;
+        w->purges_seen = atomic_load(&w->st->wal_purges);
         rocksdb_wal_iter_next(w->it);
         if (!rocksdb_wal_iter_valid(w->it)) {
             char *err = NULL;
@@ -284,7 +308,10 @@ void stWalPurge(stEngine *st) {
         if (!too_old && total <= limit) break;
         char path[4200];
         snprintf(path, sizeof(path), "%s/%06llu.log", arch, (unsigned long long)old[i].number);
-        if (unlink(path) == 0) total -= old[i].bytes;
+        if (unlink(path) == 0) {
+            total -= old[i].bytes;
+            atomic_fetch_add(&st->wal_purges, 1);
+        }
     }
     free(live);
     free(old);
@@ -307,20 +334,27 @@ static uint64_t walDirBytes(const char *dir) {
     return total;
 }
 
-void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {
-    char arch[4096];
-    snprintf(arch, sizeof(arch), "%s/archive", st->dir);
-    *bytes = walDirBytes(st->dir) + walDirBytes(arch);
-    *first_seq = 0;
+/* Sequence of the oldest batch in the WAL, 0 if unknown (empty WAL, or a
+ * file moved while listing). */
+static uint64_t walFirstSeq(stEngine *st) {
+    uint64_t first = 0;
     char *err = NULL;
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(st->db, 0, NULL, &err);
     if (err) {
         rocksdb_free(err);
-        return;
+        return 0;
     }
     if (rocksdb_wal_iter_valid(it)) {
-        rocksdb_writebatch_t *b = rocksdb_wal_iter_get_batch(it, first_seq);
+        rocksdb_writebatch_t *b = rocksdb_wal_iter_get_batch(it, &first);
         rocksdb_writebatch_destroy(b);
     }
     rocksdb_wal_iter_destroy(it);
+    return first;
+}
+
+void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {
+    char arch[4096];
+    snprintf(arch, sizeof(arch), "%s/archive", st->dir);
+    *bytes = walDirBytes(st->dir) + walDirBytes(arch);
+    *first_seq = walFirstSeq(st);
 }
