@@ -84,6 +84,20 @@ static void putU64(char *p, uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (char)v;
 }
 
+/* Uncompressed links add a WAL batch straight to the output: one copy of
+ * the (often large) rep instead of two. */
+static void directFrame(replLink *l, int type, const char *a, size_t alen, const char *b, size_t blen) {
+    struct evbuffer *out = bufferevent_get_output(l->bev);
+    char hdr[FRAME_HDR_BYTES];
+    stageFlush(l); /* keep frame order */
+    replFrameHeader(hdr, type, (uint32_t)(alen + blen));
+    evbuffer_add(out, hdr, sizeof(hdr));
+    evbuffer_add(out, a, alen);
+    evbuffer_add(out, b, blen);
+    l->raw_bytes += sizeof(hdr) + alen + blen;
+    l->wire_bytes += sizeof(hdr) + alen + blen;
+}
+
 static void stageFrame(replLink *l, int type, const char *a, size_t alen, const char *b, size_t blen) {
     stageReserve(l, FRAME_HDR_BYTES + alen + blen);
     replFrameHeader(l->stage + l->stage_len, type, (uint32_t)(alen + blen));
@@ -137,7 +151,8 @@ static int linkProduce(replLink *l) {
         char hdr[16];
         putU64(hdr, b.seq);
         putU64(hdr + 8, b.next);
-        stageFrame(l, FR_WAL, hdr, 16, b.rep, b.len);
+        if (l->compress) stageFrame(l, FR_WAL, hdr, 16, b.rep, b.len);
+        else directFrame(l, FR_WAL, hdr, 16, b.rep, b.len);
         l->sent_bytes += FRAME_HDR_BYTES + 16 + b.len;
         unsigned i = l->ring_head++ % REPL_LAG_RING;
         l->ring_seq[i] = b.next;

@@ -48,7 +48,9 @@ void serverLogRaw(int level, const char *msg)
         if (!fp) fp = stdout;
         else close_it = 1;
     }
-    fprintf(fp, "%d:M %s %c %s\n", (int)getpid(), tbuf, marks[level & 3], msg);
+    /* Redis's role letter: S on a replica, M on a master. */
+    fprintf(fp, "%d:%c %s %c %s\n", (int)getpid(), replIsReplica() ? 'S' : 'M', tbuf,
+            marks[level & 3], msg);
     fflush(fp);
     if (close_it) fclose(fp);
     pthread_mutex_unlock(&logLock);

@@ -441,11 +441,30 @@ def test_masterauth(make_server):
     m.client(password="s3cret").set("k", "v")
     bad = make_server(args=["--replicaof", "127.0.0.1", m.port]).start()
     good = make_server(args=["--replicaof", "127.0.0.1", m.port, "--masterauth", "s3cret"]).start()
-    wait_until(lambda: info(good)["master_link_status"] == "up", msg="authenticated link up")
-    assert good.client().get("k") == b"v"
+    user = make_server(args=["--replicaof", "127.0.0.1", m.port, "--masteruser", "default",
+                             "--masterauth", "s3cret"]).start()
+    wrong_user = make_server(args=["--replicaof", "127.0.0.1", m.port, "--masteruser", "nobody",
+                                   "--masterauth", "s3cret"]).start()
+    for ok in (good, user):
+        wait_until(lambda: info(ok)["master_link_status"] == "up", msg="authenticated link up")
+        assert ok.client().get("k") == b"v"
     time.sleep(0.5)
-    assert info(bad)["master_link_status"] == "down"
-    assert bad.client().get("k") is None
+    for refused in (bad, wrong_user):
+        assert info(refused)["master_link_status"] == "down"
+        assert refused.client().get("k") is None
+    assert "refused the handshake" in bad.log()
+    # The password can be fixed at run time.
+    bad.client().config_set("masterauth", "s3cret")
+    wait_until(lambda: info(bad)["master_link_status"] == "up", msg="link up after CONFIG SET")
+
+
+def test_replicaof_in_config_file(make_server):
+    m = make_server().start()
+    m.client().set("k", "v")
+    r = make_server(config_text=f"replicaof 127.0.0.1 {m.port}\nrepl-compression zstd\n").start()
+    wait_until(lambda: info(r)["master_link_status"] == "up", msg="link from keydb.conf up")
+    assert r.client().get("k") == b"v"
+    assert r.client().config_get("replicaof") == {"replicaof": f"127.0.0.1 {m.port}"}
 
 
 def test_replica_of_itself_or_unknown_port_stays_down(make_server):
