@@ -156,7 +156,10 @@ static void infoMemory(strbuf *b)
              "hotset_misses:%llu\r\n"
              "rocksdb_block_cache_bytes:%llu\r\n"
              "rocksdb_memtable_bytes:%llu\r\n"
-             "storage_disk_bytes:%llu\r\n",
+             "storage_disk_bytes:%llu\r\n"
+             "storage_blob_bytes:%llu\r\n"
+             "storage_blob_garbage_bytes:%llu\r\n"
+             "storage_blob_gc:%llu\r\n",
              used, used_h, rss, rss_h, peak, peak_h, resident, cfg.maxmemory, max_h,
              policies[cfg.maxmemory_policy & 7], used ? (double)rss / used : 0.0,
 #ifdef STRATA_NO_JEMALLOC
@@ -167,7 +170,8 @@ static void infoMemory(strbuf *b)
              (unsigned long long)ss.hotset_keys, (unsigned long long)ss.hotset_bytes,
              (unsigned long long)ss.hotset_hits, (unsigned long long)ss.hotset_misses,
              (unsigned long long)ss.block_cache_bytes, (unsigned long long)ss.memtable_bytes,
-             (unsigned long long)ss.disk_bytes);
+             (unsigned long long)ss.disk_bytes, (unsigned long long)ss.blob_bytes,
+             (unsigned long long)ss.blob_garbage_bytes, (unsigned long long)ss.blob_gc_cfs);
 }
 
 static void infoPersistence(strbuf *b)

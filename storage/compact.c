@@ -132,6 +132,44 @@ static void compactRun(stEngine *st) {
     }
 }
 
+/* ---- Blob garbage collection ------------------------------------------------ */
+
+/* RocksDB's blob GC relocates the live values of the oldest blob files
+ * whenever a compaction meets them, whether or not those files hold garbage.
+ * On a load that only adds keys it is pure cost: 8 KB unique-key SETs on two
+ * cores ran at 10k/s with it, 16k/s without (stalled on L0 files while
+ * compactions moved live blobs).  So GC is switched on only while the blob
+ * files of a column family hold enough garbage (overwritten or deleted
+ * values) to be worth reclaiming, with hysteresis. */
+#define BLOB_GC_ON_RATIO 0.25
+#define BLOB_GC_OFF_RATIO 0.10
+
+static void blobGcTune(stEngine *st) {
+    static const int cfs[] = {ST_CF_META, ST_CF_SUB};
+    for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++) {
+        int cf = cfs[i];
+        uint64_t live = 0, garbage = 0;
+        if (rocksdb_property_int_cf(st->db, st->cf[cf], "rocksdb.live-blob-file-size", &live) != 0 ||
+            rocksdb_property_int_cf(st->db, st->cf[cf], "rocksdb.live-blob-file-garbage-size",
+                                    &garbage) != 0 ||
+            live == 0)
+            continue;
+        double ratio = (double)garbage / (double)live;
+        int on = atomic_load(&st->blob_gc_on[cf]);
+        if (on == (ratio > (on ? BLOB_GC_OFF_RATIO : BLOB_GC_ON_RATIO))) continue;
+        const char *keys[] = {"enable_blob_garbage_collection"};
+        const char *vals[] = {on ? "false" : "true"};
+        char *err = NULL;
+        rocksdb_set_options_cf(st->db, st->cf[cf], 1, keys, vals, &err);
+        if (err) {
+            stLogError("switching blob garbage collection", err);
+            rocksdb_free(err);
+            continue;
+        }
+        atomic_store(&st->blob_gc_on[cf], !on);
+    }
+}
+
 static void *compactThreadMain(void *arg) {
     stEngine *st = arg;
     pthread_mutex_lock(&st->compact_mu);
@@ -147,6 +185,7 @@ static void *compactThreadMain(void *arg) {
         pthread_cond_timedwait(&st->compact_cond, &st->compact_mu, &ts);
         if (st->compact_stop) break;
         pthread_mutex_unlock(&st->compact_mu);
+        blobGcTune(st);
         compactRun(st);
         pthread_mutex_lock(&st->compact_mu);
     }

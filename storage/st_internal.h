@@ -155,8 +155,11 @@ struct stEngine {
     _Atomic uint64_t wal_ttl_s;
     _Atomic uint64_t wal_limit_bytes;
     _Atomic uint64_t wal_purges;       /* WAL files deleted so far */
+    _Atomic int blob_gc_on[ST_CF_COUNT]; /* blob GC switched on (compact.c) */
 };
 
+/* Bytes of WAL files (*.log) in dir (engine.c). */
+uint64_t stWalDirBytes(const char *dir);
 /* Deletes archived WAL files past the retention limits (sync thread, once a
  * second). */
 void stWalPurge(stEngine *st);

@@ -302,6 +302,9 @@ typedef struct stStats {
     uint64_t block_cache_bytes;
     uint64_t memtable_bytes;
     uint64_t disk_bytes;        /* live SST + WAL bytes */
+    uint64_t blob_bytes;        /* live blob files */
+    uint64_t blob_garbage_bytes;/* of which garbage (overwritten or deleted values) */
+    uint64_t blob_gc_cfs;       /* column families with blob GC switched on now */
     uint64_t batches_committed;
     uint64_t last_wal_sync_unix; /* unix seconds of the last WAL sync (or open) */
     uint64_t last_seq;           /* RocksDB's latest sequence number */

@@ -317,23 +317,6 @@ void stWalPurge(stEngine *st) {
     free(old);
 }
 
-static uint64_t walDirBytes(const char *dir) {
-    uint64_t total = 0;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 4 || strcmp(e->d_name + n - 4, ".log")) continue;
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stat(path, &sb) == 0) total += (uint64_t)sb.st_size;
-    }
-    closedir(d);
-    return total;
-}
-
 /* Sequence of the oldest batch in the WAL, 0 if unknown (empty WAL, or a
  * file moved while listing). */
 static uint64_t walFirstSeq(stEngine *st) {
@@ -355,6 +338,6 @@ static uint64_t walFirstSeq(stEngine *st) {
 void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {
     char arch[4096];
     snprintf(arch, sizeof(arch), "%s/archive", st->dir);
-    *bytes = walDirBytes(st->dir) + walDirBytes(arch);
+    *bytes = stWalDirBytes(st->dir) + stWalDirBytes(arch);
     *first_seq = walFirstSeq(st);
 }
