@@ -30,15 +30,22 @@ static void rxDrop(replReceiver *rx) {
     rx->remote = NULL;
 }
 
-/* Ends a sync that did not finish: the data stays deleted (the node asks
- * for a full sync again, apply.c invariant 2) but commands are served. */
-static void rxAbortSync(replReceiver *rx) {
-    if (rx->state == RX_SYNC && repl.hooks.set_loading) repl.hooks.set_loading(0);
+/* A full sync that did not finish leaves part of the master's data: the
+ * node keeps answering -LOADING (and asks for a full sync again, apply.c
+ * invariant 2) until a sync completes, unless it stops being a replica
+ * (`promote`: REPLICAOF NO ONE, shutdown), where the operator chose to
+ * serve what there is. */
+static void rxAbortSync(replReceiver *rx, int promote) {
+    if (rx->state == RX_SYNC) rx->sync_incomplete = 1;
+    if (promote && rx->sync_incomplete && repl.hooks.set_loading) {
+        repl.hooks.set_loading(0);
+        rx->sync_incomplete = 0;
+    }
 }
 
 static void rxFail(replReceiver *rx, const char *why) {
     replLog(REPL_LOG_WARNING, "Connection with master %s:%d lost: %s", rx->host, rx->port, why);
-    rxAbortSync(rx);
+    rxAbortSync(rx, 0);
     rxDrop(rx);
     rx->state = RX_CONNECT;
     rx->retry_at_ms = replNowMs() + REPL_RETRY_MS;
@@ -46,7 +53,7 @@ static void rxFail(replReceiver *rx, const char *why) {
 
 void receiverClose(void) {
     replReceiver *rx = &repl.rx;
-    rxAbortSync(rx);
+    rxAbortSync(rx, 1);
     rxDrop(rx);
     rx->state = RX_NONE;
 }
@@ -150,6 +157,7 @@ static int rxFrame(replReceiver *rx, int type, const char *p, size_t n) {
         replNewReplid(); /* our history changed: our replicas must resync */
         rx->applied_next = next;
         rx->state = RX_CONNECTED;
+        rx->sync_incomplete = 0;
         if (repl.hooks.set_loading) repl.hooks.set_loading(0);
         replLog(REPL_LOG_NOTICE, "MASTER <-> REPLICA sync: finished with success in %llu ms",
                 (unsigned long long)(replNowMs() - rx->sync_started_ms));
@@ -356,7 +364,7 @@ static void rxConnect(replReceiver *rx) {
 
 void receiverReconfigure(void) {
     replReceiver *rx = &repl.rx;
-    rxAbortSync(rx);
+    rxAbortSync(rx, !rx->host[0]);
     rxDrop(rx);
     if (!rx->host[0]) {
         rx->state = RX_NONE;

@@ -91,6 +91,7 @@ typedef struct replReceiver {
     uint64_t master_latest;
     uint64_t last_io_ms;
     uint64_t sync_started_ms;
+    int sync_incomplete;       /* a full sync was cut short: still -LOADING */
     char *zbuf;                /* decompression scratch */
     size_t zcap;
     char *fbuf;                /* one frame's payload */

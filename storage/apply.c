@@ -49,8 +49,9 @@ stRemote *stRemoteNew(stEngine *st, const char *cf_ids, char **err) {
     for (int i = 0; i < ST_CF_COUNT; i++) {
         char *end;
         unsigned long id = strtoul(p, &end, 10);
-        if (end == p || id >= APPLY_MAX_CF_ID || (*end != ',' && *end != '\0') ||
-            (*end == '\0' && i != ST_CF_COUNT - 1)) {
+        int last = i == ST_CF_COUNT - 1;
+        if (end == p || *p < '0' || *p > '9' || id >= APPLY_MAX_CF_ID ||
+            r->cf_of_id[id] != -1 || *end != (last ? '\0' : ',')) {
             if (err) *err = strdup("malformed column family ids from the sender");
             free(r);
             return NULL;
@@ -147,12 +148,19 @@ int stApplyBatch(stRemote *r, const char *rep, size_t len, const char *state, si
                  char **err) {
     stEngine *st = r->st;
     if (err) *err = NULL;
+    if (len < REP_HEADER_BYTES) return applyBad(err, "truncated WriteBatch");
+    /* The rep's record count (LogData not counted) guards against a batch
+     * cut at a record boundary. */
+    uint32_t want = (uint32_t)(unsigned char)rep[8] | (uint32_t)(unsigned char)rep[9] << 8 |
+                    (uint32_t)(unsigned char)rep[10] << 16 | (uint32_t)(unsigned char)rep[11] << 24;
+    uint32_t seen = 0;
     stBatch *b = stBatchNewRaw(st);
     rocksdb_writebatch_t *wb = stBatchRawWb(b);
     size_t pos = 0;
     stRepRec rec;
     int rc;
     while ((rc = stRepNext(rep, len, &pos, &rec)) == 1) {
+        if (rec.tag != REP_TAG_LOGDATA) seen++;
         if (rec.tag == REP_TAG_LOGDATA) {
             encLogHeader h;
             if (encLogHeaderDecode(rec.val, rec.vlen, &h) == 0) hlcObserve(&st->hlc, h.hlc, stWallMs());
@@ -187,9 +195,9 @@ int stApplyBatch(stRemote *r, const char *rep, size_t len, const char *state, si
             break;
         }
     }
-    if (rc < 0) {
+    if (rc < 0 || seen != want) {
         stBatchDiscard(b);
-        return applyBad(err, "malformed WriteBatch");
+        return applyBad(err, rc < 0 ? "malformed WriteBatch" : "WriteBatch record count mismatch");
     }
     /* Invariant 1. */
     rocksdb_writebatch_put_cf(wb, st->cf[ST_CF_SYS], REPL_KEY_PREFIX "state",
@@ -275,19 +283,7 @@ static int syncReload(stEngine *st, uint16_t *map, char **err) {
         }
     }
     for (size_t i = n; i < (size_t)st->npdb; i++) map[i] = (uint16_t)i;
-    for (int p = 0; p < st->npdb; p++) {
-        for (int which = 0; which < 2; which++) {
-            char key[ENC_SYS_COUNT_KEY_LEN];
-            int64_t c = 0;
-            if (which == 0) encSysCountKey(key, (uint16_t)p);
-            else encSysExpiresKey(key, (uint16_t)p);
-            if (stSysGet(st, key, sizeof(key), &v, &vl, err) != C_OK) return C_ERR;
-            if (v && vl == 8) c = (int64_t)encGetU64LE(v);
-            if (v) rocksdb_free(v);
-            atomic_store(which == 0 ? &st->counts[p] : &st->expires[p], c);
-        }
-    }
-    return C_OK;
+    return stReadCounts(st, err);
 }
 
 int stSyncEnd(stRemote *r, const char *state, size_t slen, char **err) {

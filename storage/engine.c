@@ -362,6 +362,14 @@ static int stLoadCounts(stEngine *st, char **err) {
         atomic_init(&st->flushed[p], 0);
     }
     for (int p = 0; p < st->npdb; p++) {
+        atomic_init(&st->counts[p], 0);
+        atomic_init(&st->expires[p], 0);
+    }
+    return stReadCounts(st, err);
+}
+
+int stReadCounts(stEngine *st, char **err) {
+    for (int p = 0; p < st->npdb; p++) {
         for (int which = 0; which < 2; which++) {
             char key[ENC_SYS_COUNT_KEY_LEN], *v = NULL;
             size_t vl = 0;
@@ -371,7 +379,7 @@ static int stLoadCounts(stEngine *st, char **err) {
             if (stSysGet(st, key, sizeof(key), &v, &vl, err) != C_OK) return C_ERR;
             if (v && vl == 8) c = (int64_t)encGetU64LE(v);
             if (v) rocksdb_free(v);
-            atomic_init(which == 0 ? &st->counts[p] : &st->expires[p], c);
+            atomic_store(which == 0 ? &st->counts[p] : &st->expires[p], c);
         }
     }
     return C_OK;

@@ -68,7 +68,7 @@ int stSnapFill(stSnap *s, char **buf, size_t *len, size_t *cap, size_t limit) {
         int cf = snap_cfs[s->idx];
         size_t kl, vl;
         const char *k = rocksdb_iter_key(s->it, &kl);
-        if (!(cf == ST_CF_SYS && stSysKeyIsLocal(s->st, k, kl))) {
+        if (!(cf == ST_CF_SYS && stSysKeyIsPrivate(k, kl))) {
             const char *v = rocksdb_iter_value(s->it, &vl);
             snapReserve(buf, cap, *len + 1 + 2 * ENC_VARINT_MAX_BYTES + kl + vl);
             char *p = *buf + *len;

@@ -208,8 +208,15 @@ typedef struct stRepRec {
  * 0 at the end, -1 on a malformed or unsupported record. */
 int stRepNext(const char *rep, size_t len, size_t *pos, stRepRec *r);
 
-/* sys records that are this node's own and never copied between nodes. */
+/* sys records no other node may receive: the node id and the replication
+ * layer's records (a snapshot leaves them out). */
+int stSysKeyIsPrivate(const char *key, size_t klen);
+/* sys records a receiver keeps its own value of: the private ones and its
+ * own origin seq (vv:<self>). */
 int stSysKeyIsLocal(stEngine *st, const char *key, size_t klen);
+/* (Re)reads every db's key and TTL counts from sys into st->counts /
+ * st->expires (engine.c). */
+int stReadCounts(stEngine *st, char **err);
 /* Point read of a sys record (rocksdb_free() the value). */
 int stSysGet(stEngine *st, const char *key, size_t klen, char **val, size_t *vlen, char **err);
 

@@ -76,9 +76,13 @@ int stRepNext(const char *rep, size_t len, size_t *pos, stRepRec *r) {
     }
 }
 
-int stSysKeyIsLocal(stEngine *st, const char *key, size_t klen) {
+int stSysKeyIsPrivate(const char *key, size_t klen) {
     if (klen == strlen(ENC_SYS_NODE_ID) && !memcmp(key, ENC_SYS_NODE_ID, klen)) return 1;
-    if (klen >= 5 && !memcmp(key, "repl:", 5)) return 1;
+    return klen >= 5 && !memcmp(key, "repl:", 5);
+}
+
+int stSysKeyIsLocal(stEngine *st, const char *key, size_t klen) {
+    if (stSysKeyIsPrivate(key, klen)) return 1;
     char vv[ENC_SYS_VV_KEY_LEN];
     encSysVvKey(vv, st->node_id);
     return klen == sizeof(vv) && !memcmp(key, vv, klen);
@@ -133,11 +137,14 @@ stWalIter *stWalOpen(stEngine *st, uint64_t from) {
  * file was purged the failure is a race with RocksDB moving a file (seen
  * under 8 KB SET load, where the WAL rolls every few hundred ms): report
  * "nothing yet" and let the caller retry. */
-static uint64_t walFirstSeq(stEngine *st);
+static int walFirstSeq(stEngine *st, uint64_t *first);
 
 static int walFailure(stWalIter *w) {
-    uint64_t first = walFirstSeq(w->st);
-    if (first && w->next < first) return ST_WAL_GAP; /* certainly gone */
+    uint64_t first = 0;
+    int known = walFirstSeq(w->st, &first);
+    /* Certainly gone: older than the oldest batch, or the WAL holds no
+     * batch at all while `next` was written. */
+    if (known && (first ? w->next < first : w->next <= stLatestSeq(w->st))) return ST_WAL_GAP;
     uint64_t purges = atomic_load(&w->st->wal_purges);
     if (purges == w->purges_seen && ++w->failures < WAL_MAX_TRANSIENT_FAILURES) return ST_WAL_END;
     return ST_WAL_GAP;
@@ -317,27 +324,35 @@ void stWalPurge(stEngine *st) {
     free(old);
 }
 
-/* Sequence of the oldest batch in the WAL, 0 if unknown (empty WAL, or a
- * file moved while listing). */
-static uint64_t walFirstSeq(stEngine *st) {
-    uint64_t first = 0;
+/* *first = sequence of the oldest batch in the WAL, 0 if it holds none.
+ * Returns 0 when that is unknown (a WAL file moved while RocksDB listed
+ * them). */
+static int walFirstSeq(stEngine *st, uint64_t *first) {
     char *err = NULL;
+    *first = 0;
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(st->db, 0, NULL, &err);
     if (err) {
         rocksdb_free(err);
         return 0;
     }
+    int known = 1;
     if (rocksdb_wal_iter_valid(it)) {
-        rocksdb_writebatch_t *b = rocksdb_wal_iter_get_batch(it, &first);
+        rocksdb_writebatch_t *b = rocksdb_wal_iter_get_batch(it, first);
         rocksdb_writebatch_destroy(b);
+    } else {
+        rocksdb_wal_iter_status(it, &err);
+        if (err) {
+            rocksdb_free(err);
+            known = 0;
+        }
     }
     rocksdb_wal_iter_destroy(it);
-    return first;
+    return known;
 }
 
 void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {
     char arch[4096];
     snprintf(arch, sizeof(arch), "%s/archive", st->dir);
     *bytes = stWalDirBytes(st->dir) + stWalDirBytes(arch);
-    *first_seq = walFirstSeq(st);
+    walFirstSeq(st, first_seq);
 }

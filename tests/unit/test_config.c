@@ -176,7 +176,7 @@ static void test_defaults(void **state) {
     assert_int_equal(cfg.active_replica, 0);
     assert_int_equal(cfg.multi_master, 0);
     assert_int_equal(cfg.replica_read_only, 1);
-    assert_true(cfg.repl_backlog_size == 1024 * 1024);
+    assert_true(cfg.repl_backlog_size == 256ULL * 1024 * 1024);
     assert_true(cfg.repl_backlog_ttl == 3600);
     assert_int_equal(cfg.replica_quorum, -1);
     assert_null(cfgFilePath());
