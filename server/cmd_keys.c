@@ -663,7 +663,7 @@ void objectCommand(client *c)
                              "tracked. Please note that when switching between policies at "
                              "runtime LRU and LFU data will take some time to adjust.");
         } else {
-            addReplyLongLong(c, o->lfu);
+            addReplyLongLong(c, stObjFreq(o));
         }
     } else {
         if (lfuPolicy()) {

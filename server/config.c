@@ -747,7 +747,9 @@ static const cfgDirective directives[] = {
     /* memory and storage */
     D_MEM("maxmemory", M, "0", maxmemory, 0, ULLONG_MAX),
     D_ENUM("maxmemory-policy", M, "noeviction", maxmemory_policy, policyEnum),
-    D_INT("maxmemory-samples", M, "5", maxmemory_samples, 1, INT_MAX),
+    D_INT("maxmemory-samples", M, "5", maxmemory_samples, 1, 64),
+    D_INT("lfu-log-factor", M, "10", lfu_log_factor, 0, INT_MAX),
+    D_INT("lfu-decay-time", M, "1", lfu_decay_time, 0, INT_MAX),
     D_MEM("maxstorage", M, "0", maxstorage, 0, ULLONG_MAX),
     D_MEM("rocksdb-block-cache-size", 0, "0", rocksdb_block_cache_size, 0, ULLONG_MAX),
     D_MEM("rocksdb-write-buffer-size", 0, "0", rocksdb_write_buffer_size, 0, ULLONG_MAX),

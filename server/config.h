@@ -80,6 +80,8 @@ typedef struct strataConfig {
     unsigned long long maxmemory;       /* bytes, 0 = no limit */
     int maxmemory_policy;               /* MAXMEM_NOEVICTION */
     int maxmemory_samples;              /* 5 */
+    int lfu_log_factor;                 /* 10 */
+    int lfu_decay_time;                 /* minutes, 1 */
     unsigned long long maxstorage;      /* bytes on disk, 0 = unlimited */
     unsigned long long rocksdb_block_cache_size;  /* 0 = derived from maxmemory */
     unsigned long long rocksdb_write_buffer_size; /* 0 = derived from maxmemory */

@@ -10,47 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef STRATA_NO_JEMALLOC
-#include <jemalloc/jemalloc.h>
-#endif
-
 #include "../replication/repl.h"
 #include "server.h"
-
-/* ========================== Memory figures ================================ */
-
-/* Resident set size from /proc, in bytes (0 if unreadable). */
-static size_t processRss(void)
-{
-    FILE *fp = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0, rss = 0;
-    if (!fp) return 0;
-    if (fscanf(fp, "%lu %lu", &pages, &rss) != 2) rss = 0;
-    fclose(fp);
-    return rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Bytes allocated by the process's allocator (jemalloc's stats.allocated). */
-static size_t allocatedBytes(size_t *resident)
-{
-#ifndef STRATA_NO_JEMALLOC
-    uint64_t epoch = 1;
-    size_t sz = sizeof(epoch);
-    mallctl("epoch", &epoch, &sz, &epoch, sz);
-    size_t allocated = 0, res = 0;
-    sz = sizeof(size_t);
-    mallctl("stats.allocated", &allocated, &sz, NULL, 0);
-    sz = sizeof(size_t);
-    mallctl("stats.resident", &res, &sz, NULL, 0);
-    *resident = res;
-    return allocated;
-#else
-    *resident = processRss();
-    return *resident;
-#endif
-}
-
-static _Atomic size_t peakMemory;
 
 /* ========================== Sections ====================================== */
 
@@ -119,13 +80,9 @@ static void infoClients(strbuf *b)
 static void infoMemory(strbuf *b)
 {
     size_t resident = 0;
-    size_t used = allocatedBytes(&resident);
-    size_t rss = processRss();
-    size_t peak = atomic_load(&peakMemory);
-    if (used > peak) {
-        atomic_store(&peakMemory, used);
-        peak = used;
-    }
+    size_t used = memAllocated(&resident);
+    size_t rss = memRss();
+    size_t peak = memPeak(used);
     stStats ss;
     stGetStats(server.st, &ss);
     char used_h[32], rss_h[32], peak_h[32], max_h[32];
@@ -159,7 +116,8 @@ static void infoMemory(strbuf *b)
              "storage_disk_bytes:%llu\r\n"
              "storage_blob_bytes:%llu\r\n"
              "storage_blob_garbage_bytes:%llu\r\n"
-             "storage_blob_gc:%llu\r\n",
+             "storage_blob_gc:%llu\r\n"
+             "hotset_max_bytes:%zu\r\n",
              used, used_h, rss, rss_h, peak, peak_h, resident, cfg.maxmemory, max_h,
              policies[cfg.maxmemory_policy & 7], used ? (double)rss / used : 0.0,
 #ifdef STRATA_NO_JEMALLOC
@@ -171,7 +129,8 @@ static void infoMemory(strbuf *b)
              (unsigned long long)ss.hotset_hits, (unsigned long long)ss.hotset_misses,
              (unsigned long long)ss.block_cache_bytes, (unsigned long long)ss.memtable_bytes,
              (unsigned long long)ss.disk_bytes, (unsigned long long)ss.blob_bytes,
-             (unsigned long long)ss.blob_garbage_bytes, (unsigned long long)ss.blob_gc_cfs);
+             (unsigned long long)ss.blob_garbage_bytes, (unsigned long long)ss.blob_gc_cfs,
+             memHotsetBudget());
 }
 
 static void infoPersistence(strbuf *b)

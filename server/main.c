@@ -96,6 +96,9 @@ void cfgOnChange(const char *name)
     if (!strncasecmp(name, "repl", 4) || !strncasecmp(name, "master", 6) ||
         !strcasecmp(name, "replica-read-only"))
         replicationReconfigure();
+    if (!strcasecmp(name, "maxmemory") || !strncasecmp(name, "maxmemory-", 10) ||
+        !strncasecmp(name, "lfu-", 4))
+        memApplySettings();
     if (!strcasecmp(name, "repl-backlog-size") || !strcasecmp(name, "repl-backlog-ttl"))
         stSetWalRetention(server.st, cfg.repl_backlog_ttl > 0 ? (uint64_t)cfg.repl_backlog_ttl : 0,
                           cfg.repl_backlog_size);
@@ -168,7 +171,7 @@ static int openStorage(void)
      * and allocator slack.  Without maxmemory: a 256 MB hot set and
      * storage's defaults. */
     if (cfg.maxmemory) {
-        o.hotset_max_bytes = cfg.maxmemory * 35 / 100;
+        o.hotset_max_bytes = memHotsetShare();
         o.block_cache_bytes = cfg.maxmemory * 15 / 100;
         o.write_buffer_bytes = cfg.maxmemory * 10 / 100;
         if (o.write_buffer_bytes < (4 << 20)) o.write_buffer_bytes = 4 << 20;
@@ -265,9 +268,11 @@ int main(int argc, char **argv)
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
     expireStartThread();
+    memStartKeeper();
     if (replicationInit() != C_OK) {
         eventStopAll();
         expireStopThread();
+        memStopKeeper();
         stClose(server.st);
         return 1;
     }
@@ -282,6 +287,7 @@ int main(int argc, char **argv)
     replStop();
     eventStopAll();
     expireStopThread();
+    memStopKeeper();
     stSyncWal(server.st);
     if (server.shutdown_flush) stFlushToDisk(server.st);
     stClose(server.st);

@@ -711,12 +711,13 @@ void clientHandleWake(strataThread *t)
         pthread_mutex_unlock(&t->xlock);
         if (!c) break;
         clientDrainPosted(c);
-        clientFlush(c);
         /* A WAIT answered from another thread: run what the client sent
-         * meanwhile (may free c). */
+         * meanwhile, then flush (either may free c: do not touch it after). */
         if (atomic_load(&c->flags) & CLIENT_UNBLOCKED) {
             atomic_fetch_and(&c->flags, ~(CLIENT_BLOCKED | CLIENT_UNBLOCKED));
             clientProcessInput(c);
+        } else {
+            clientFlush(c);
         }
     }
     /* Kills. */

@@ -328,6 +328,17 @@ void pubsubClientReset(client *c); /* RESET: drop all subscriptions quietly; own
 void pubsubClientFree(client *c);  /* freeClient: leave the registry first; owner thread */
 void pubsubStats(long long *channels, long long *patterns); /* INFO stats */
 
+/* ---- memory.c ----------------------------------------------------------- */
+size_t memRss(void);                 /* resident set size from /proc */
+size_t memAllocated(size_t *resident); /* jemalloc stats.allocated (and .resident) */
+size_t memPeak(size_t used);         /* records used, returns the peak so far */
+int memPurge(void);                  /* MEMORY PURGE */
+size_t memHotsetBudget(void);        /* the hot set's budget now */
+size_t memHotsetShare(void);         /* its share of maxmemory */
+void memApplySettings(void);         /* maxmemory / policy changed */
+void memStartKeeper(void);
+void memStopKeeper(void);
+
 /* ---- cmd_repl.c --------------------------------------------------------- */
 int replicationInit(void);         /* after storage opened; C_OK / C_ERR */
 void replicationReconfigure(void); /* cfg changed: forward the settings */

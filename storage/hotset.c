@@ -32,11 +32,13 @@
  *     +----------------------------------------------------------+--+
  *
  * Eviction (hotsetEvictOne): pick the next shard round-robin, sample
- * HS_SAMPLES entries from a random bucket onwards, drop the one with the
- * oldest lru_clock (seconds; set when the object is created, refreshed by
- * hits that are accesses, i.e. stGet and not stPeek).  Like Redis's
- * approximated LRU, with one sample pool per shard.  lru_clock is read and
- * written with relaxed atomics: OBJECT IDLETIME reads it without a shard lock.
+ * maxmemory-samples entries from a random bucket onwards, drop the one with
+ * the highest score under maxmemory-policy (evict.c: idle time, LFU counter,
+ * TTL or random).  Like Redis's approximated LRU/LFU, with one sample pool
+ * per shard.  lru_clock (seconds; set when the object is created, refreshed
+ * by hits that are accesses, i.e. stGet and not stPeek) and the LFU counter
+ * are read and written with relaxed atomics: OBJECT IDLETIME/FREQ read them
+ * without a shard lock.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,7 +48,7 @@
 
 #define HS_SHARDS 64
 #define HS_SHARD_BITS 6
-#define HS_SAMPLES 5
+#define HS_DOOR_SLOTS 65536 /* power of two */
 #define HS_MIN_BUCKETS 16
 #define HS_MAX_ENTRY_FRACTION 8
 
@@ -71,6 +73,7 @@ typedef struct hsShard {
 
 struct hotset {
     hsShard shards[HS_SHARDS];
+    _Atomic uint32_t door[HS_DOOR_SLOTS]; /* admission doorkeeper (hsDoorkeeperAdmits) */
     _Atomic size_t bytes;
     _Atomic size_t max_bytes;
     _Atomic unsigned evict_cursor;
@@ -96,6 +99,10 @@ static inline hsShard *hsShardOf(hotset *hs, uint64_t hash) {
 static inline size_t hsEntryBytes(size_t klen, const stObj *o) {
     return sizeof(hsEntry) + klen + sizeof(stObj) + o->vlen + 1;
 }
+
+size_t hotsetEntryBytes(size_t klen, const stObj *o) { return hsEntryBytes(klen, o); }
+
+size_t stObjMemoryUsage(const stObj *o, size_t klen) { return hsEntryBytes(klen, o); }
 
 /* ---- Helpers: one shard's table (caller holds s->mu) -------------------- */
 
@@ -191,14 +198,18 @@ static int hotsetEvictOne(hotset *hs) {
             continue;
         }
         hsEntry **victim = NULL;
-        int found = 0;
+        uint64_t best = 0;
+        int found = 0, samples = evictSamples();
+        uint32_t now = stLruClock();
         size_t b = stRandom64() & (s->nbuckets - 1);
-        for (size_t i = 0; i < s->nbuckets && found < HS_SAMPLES; i++) {
+        for (size_t i = 0; i < s->nbuckets && found < samples; i++) {
             hsEntry **pp = &s->buckets[(b + i) & (s->nbuckets - 1)];
-            for (; *pp && found < HS_SAMPLES; pp = &(*pp)->next, found++) {
-                if (!victim || __atomic_load_n(&(*pp)->obj->lru_clock, __ATOMIC_RELAXED) <
-                                   __atomic_load_n(&(*victim)->obj->lru_clock, __ATOMIC_RELAXED))
+            for (; *pp && found < samples; pp = &(*pp)->next, found++) {
+                uint64_t score = evictScore((*pp)->obj, now);
+                if (!victim || score > best) {
                     victim = pp;
+                    best = score;
+                }
             }
         }
         hsRemove(hs, s, victim);
@@ -280,7 +291,7 @@ stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
     if (e) {
         o = e->obj;
         stObjRetain(o);
-        if (touch) __atomic_store_n(&o->lru_clock, stLruClock(), __ATOMIC_RELAXED);
+        if (touch) evictTouch(o, stLruClock());
         s->hits++;
     } else {
         s->misses++;
@@ -302,10 +313,26 @@ uint64_t hotsetEpoch(hotset *hs, uint64_t hash) {
     return atomic_load(&hsShardOf(hs, hash)->epoch);
 }
 
+/* Scan resistance: once the hot set is half full, a key read from RocksDB
+ * is admitted only on its second miss in a while (a doorkeeper table of
+ * hash fingerprints, TinyLFU's idea), so a one-off scan (SCAN + GET over
+ * everything, DEBUG DIGEST) passes through without flushing the hot keys. */
+static int hsDoorkeeperAdmits(hotset *hs, uint64_t hash) {
+    if (atomic_load(&hs->bytes) < atomic_load(&hs->max_bytes) / 2) return 1;
+    uint32_t fp = (uint32_t)hash | 1;
+    _Atomic uint32_t *slot = &hs->door[(hash >> 24) & (HS_DOOR_SLOTS - 1)];
+    if (atomic_load_explicit(slot, memory_order_relaxed) == fp) {
+        atomic_store_explicit(slot, 0, memory_order_relaxed);
+        return 1;
+    }
+    atomic_store_explicit(slot, fp, memory_order_relaxed);
+    return 0;
+}
+
 void hotsetAdmit(hotset *hs, uint16_t pdb, const char *key, size_t klen,
                  uint64_t hash, stObj *obj, uint64_t epoch) {
     size_t bytes = hsEntryBytes(klen, obj);
-    if (!hsCacheable(hs, bytes)) return;
+    if (!hsCacheable(hs, bytes) || !hsDoorkeeperAdmits(hs, hash)) return;
     hsShard *s = hsShardOf(hs, hash);
     pthread_mutex_lock(&s->mu);
     if (atomic_load(&s->epoch) == epoch) {
@@ -327,6 +354,12 @@ void hotsetPut(hotset *hs, uint16_t pdb, const char *key, size_t klen,
     if (*slot && cacheable) {
         hsEntry *e = *slot;
         stObj *old = e->obj;
+        /* A write is an access: the new value inherits the key's counter,
+         * as Redis keeps it on overwrite. */
+        __atomic_store_n(&obj->lfu, __atomic_load_n(&old->lfu, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+        __atomic_store_n(&obj->lru_clock, __atomic_load_n(&old->lru_clock, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+        evictTouch(obj, stLruClock());
         stObjRetain(obj);
         e->obj = obj;
         atomic_fetch_add(&hs->bytes, bytes);

@@ -27,7 +27,7 @@ stObj *stObjNewRaw(const stMeta *meta, size_t vlen) {
         memset(&o->meta, 0, sizeof(o->meta));
     o->refcount = 1;
     o->lru_clock = stLruClock();
-    o->lfu = 0;
+    o->lfu = ST_LFU_INIT;
     o->vlen = vlen;
     o->val[vlen] = '\0';
     return o;

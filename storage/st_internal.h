@@ -71,6 +71,22 @@ void hotsetSetMaxBytes(hotset *hs, size_t max_bytes);
 void hotsetStats(hotset *hs, uint64_t *keys, uint64_t *bytes, uint64_t *hits,
                  uint64_t *misses);
 
+/* ---- Eviction scores and LFU counters (evict.c) ------------------------- */
+
+int evictSamples(void);
+/* The counter after the decay periods elapsed since the last access. */
+uint8_t lfuDecay(uint8_t counter, uint32_t last_access_s, uint32_t now_s, int decay_minutes);
+/* The counter after one access; r is uniform in [0, 1). */
+uint8_t lfuIncr(uint8_t counter, int log_factor, double r);
+/* Records an access of a cached object: LFU counter, then lru_clock. */
+void evictTouch(stObj *o, uint32_t now_s);
+/* Eviction score under the current policy: the highest of a sample goes. */
+uint64_t evictScore(const stObj *o, uint32_t now_s);
+uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
+                       int decay_minutes);
+/* Accounted size of a cached entry (hotset.c). */
+size_t hotsetEntryBytes(size_t klen, const stObj *o);
+
 /* ---- Engine --------------------------------------------------------------- */
 
 struct stEngine {

@@ -62,7 +62,8 @@ typedef struct stObj {
                             * refreshed by stGet (not stPeek) while cached; other
                             * threads may update it, read it through
                             * stObjIdleSeconds() */
-    uint8_t lfu;           /* hot set bookkeeping, log counter */
+    uint8_t lfu;           /* LFU log counter (evict.c); like lru_clock, updated
+                            * by accesses while cached, with relaxed atomics */
     size_t vlen;
     char val[];
 } stObj;
@@ -111,6 +112,27 @@ stObj *stObjNew(const stMeta *meta, const char *val, size_t vlen);
 stObj *stObjNewRaw(const stMeta *meta, size_t vlen);
 void stObjRetain(stObj *o);
 void stObjRelease(stObj *o);
+
+/* ---- Eviction from RAM (maxmemory-policy) ------------------------------ */
+
+/* Which cached objects leave the hot set first.  Leaving RAM never deletes
+ * data.  ST_EVICT_VOLATILE: prefer keys with a TTL (others only when a
+ * sample holds none, so the RAM bound always holds). */
+#define ST_EVICT_LRU 0
+#define ST_EVICT_LFU 1
+#define ST_EVICT_RANDOM 2
+#define ST_EVICT_TTL 3
+#define ST_EVICT_VOLATILE 0x10
+#define ST_LFU_INIT 5 /* a new object's LFU counter, as Redis's LFU_INIT_VAL */
+
+/* Policy (ST_EVICT_*), entries sampled per eviction (maxmemory-samples),
+ * lfu-log-factor and lfu-decay-time (minutes). */
+void stSetEvictionPolicy(stEngine *st, int policy, int samples, int lfu_log_factor,
+                         int lfu_decay_minutes);
+/* The object's LFU counter, decayed to now (OBJECT FREQ). */
+uint8_t stObjFreq(const stObj *o);
+/* Bytes the object takes in the hot set with its key (MEMORY USAGE). */
+size_t stObjMemoryUsage(const stObj *o, size_t klen);
 
 /* ---- Reads ------------------------------------------------------------- */
 
