@@ -58,7 +58,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/util.c
@@ -68,6 +68,7 @@ test_sha1_DEPS := server/sha1.c
 test_util_DEPS := server/util.c
 test_storage_DEPS := $(STORAGE_SRC)
 test_wal_DEPS := $(STORAGE_SRC)
+test_evict_DEPS := $(STORAGE_SRC)
 
 .SECONDEXPANSION:
 bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)
