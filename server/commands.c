@@ -420,6 +420,11 @@ void call(client *c)
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
         goto skip_reply_flags;
     }
+    if ((cmd->flags & CMD_DENYOOM) && memStorageRefuses()) {
+        addReplyError(c, "OOM command not allowed when used storage > 'maxstorage'.");
+        atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+        goto skip_reply_flags;
+    }
     if (atomic_load(&server.loading) && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Redis is loading the dataset in memory");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);

@@ -117,7 +117,9 @@ static void infoMemory(strbuf *b)
              "storage_blob_bytes:%llu\r\n"
              "storage_blob_garbage_bytes:%llu\r\n"
              "storage_blob_gc:%llu\r\n"
-             "hotset_max_bytes:%zu\r\n",
+             "hotset_max_bytes:%zu\r\n"
+             "storage_data_bytes:%llu\r\n"
+             "maxstorage:%llu\r\n",
              used, used_h, rss, rss_h, peak, peak_h, resident, cfg.maxmemory, max_h,
              policies[cfg.maxmemory_policy & 7], used ? (double)rss / used : 0.0,
 #ifdef STRATA_NO_JEMALLOC
@@ -130,7 +132,7 @@ static void infoMemory(strbuf *b)
              (unsigned long long)ss.block_cache_bytes, (unsigned long long)ss.memtable_bytes,
              (unsigned long long)ss.disk_bytes, (unsigned long long)ss.blob_bytes,
              (unsigned long long)ss.blob_garbage_bytes, (unsigned long long)ss.blob_gc_cfs,
-             memHotsetBudget());
+             memHotsetBudget(), (unsigned long long)stDataBytes(server.st), cfg.maxstorage);
 }
 
 static void infoPersistence(strbuf *b)
@@ -182,7 +184,7 @@ static void infoStats(strbuf *b)
              "expired_keys:%lld\r\n"
              "expired_stale_perc:0.00\r\n"
              "expired_time_cap_reached_count:0\r\n"
-             "evicted_keys:0\r\n"
+             "evicted_keys:%lld\r\n"
              "evicted_clients:0\r\n"
              "keyspace_hits:%lld\r\n"
              "keyspace_misses:%lld\r\n"
@@ -202,6 +204,7 @@ static void infoStats(strbuf *b)
              (long long)atomic_load(&server.stat_net_output_bytes),
              (long long)atomic_load(&server.stat_rejected_conn), sfull, sok, serr,
              (long long)atomic_load(&server.stat_expiredkeys),
+             (long long)atomic_load(&server.stat_evictedkeys),
              (long long)atomic_load(&server.stat_keyspace_hits),
              (long long)atomic_load(&server.stat_keyspace_misses), ps_channels, ps_patterns,
              (long long)atomic_load(&server.stat_client_qbuf_limit_disconnections),

@@ -14,6 +14,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,11 +27,18 @@
 const char *malloc_conf = "background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0";
 #endif
 
+#include "../replication/repl.h"
 #include "server.h"
 
 #define KEEPER_INTERVAL_MS 100
+#define KEEPER_BUSY_INTERVAL_MS 5 /* between eviction passes while past maxstorage */
 #define KEEPER_HEADROOM_PCT 5   /* grow the hot set only below 95% of maxmemory */
 #define KEEPER_MIN_HOTSET (1ULL << 20)
+#define EVICT_PASS_BUDGET_US 25000 /* storage eviction work per keeper pass */
+#define EVICT_MAX_TRIES 16         /* random dbs tried per sample */
+#define EVICT_SAMPLE_MAX 256
+#define EVICT_BATCH_MAX 256        /* keys deleted per batch */
+#define EVICT_RUN 128              /* keys read per sample */
 
 static _Atomic size_t peakMemory;
 static _Atomic size_t hotsetTarget; /* the hot set's share of maxmemory */
@@ -148,6 +156,212 @@ static void keeperStep(void)
     }
 }
 
+/* ---- maxstorage: deleting keys, as a cache does ---------------------------- */
+
+int memStorageRefuses(void)
+{
+    if (!cfg.maxstorage || replIsReplica()) return 0;
+    if (cfg.maxmemory_policy == MAXMEM_NOEVICTION) return stDataBytes(server.st) > cfg.maxstorage;
+    return atomic_load_explicit(&server.storage_oom, memory_order_relaxed);
+}
+
+static int volatilePolicy(void) { return cfg.maxmemory_policy >= MAXMEM_VOLATILE_LRU; }
+
+/* Higher = deleted first, under maxmemory-policy.  Keys that are not in the
+ * hot set report being idle since the engine opened (stPeek), which is what
+ * they are to an LRU: not used since. */
+static uint64_t storageScore(const stObj *o)
+{
+    switch (cfg.maxmemory_policy) {
+    case MAXMEM_ALLKEYS_LFU:
+    case MAXMEM_VOLATILE_LFU:
+        return 255 - stObjFreq(o);
+    case MAXMEM_VOLATILE_TTL:
+        return UINT64_MAX - o->meta.expire_ms;
+    case MAXMEM_ALLKEYS_RANDOM:
+    case MAXMEM_VOLATILE_RANDOM:
+        return 0;
+    default:
+        return stObjIdleSeconds(o);
+    }
+}
+
+typedef struct evictCand {
+    char *key;
+    size_t klen;
+    uint64_t score;
+    uint64_t size; /* key + value bytes */
+} evictCand;
+
+static int candCmp(const void *a, const void *b)
+{
+    const evictCand *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+/* Where the next sample of each db starts: samples walk the keyspace in
+ * order and wrap around, like a clock hand, so every key is looked at
+ * periodically and each sample costs one seek (a uniform random key costs
+ * a descent of many seeks, stRandomKey).  Keeper thread only. */
+typedef struct evictCursor {
+    char *key;
+    size_t klen;
+} evictCursor;
+static evictCursor *cursors;
+static int ncursors;
+
+/* Reads up to n keys of a non-empty db from its cursor on, keeps the ones
+ * the policy may delete, and returns them best victim first.  *db gets the
+ * db. */
+static int storageSample(evictCand *out, int n, int *db)
+{
+    if (ncursors != cfg.databases) {
+        for (int i = 0; i < ncursors; i++) free(cursors[i].key);
+        free(cursors);
+        cursors = calloc((size_t)cfg.databases, sizeof(*cursors));
+        if (!cursors) abort();
+        ncursors = cfg.databases;
+    }
+    for (int tries = 0; tries < EVICT_MAX_TRIES; tries++) {
+        /* A random non-empty db (most setups use only db 0). */
+        int first = rand() % cfg.databases, i;
+        for (i = 0; i < cfg.databases; i++)
+            if (stKeyCount(server.st, (first + i) % cfg.databases)) break;
+        if (i == cfg.databases) return 0;
+        *db = (first + i) % cfg.databases;
+        evictCursor *cur = &cursors[*db];
+        int got = 0, seen = 0;
+        stIter *it = stIterNew(server.st, *db, cur->key, cur->klen);
+        if (!stIterValid(it)) { /* past the last key: wrap around */
+            stIterFree(it);
+            it = stIterNew(server.st, *db, NULL, 0);
+        }
+        for (; stIterValid(it) && seen < n; stIterNext(it), seen++) {
+            size_t klen;
+            const char *k = stIterKey(it, &klen);
+            stObj *o = stIterObj(it);
+            if (!o) continue;
+            if (!volatilePolicy() || o->meta.expire_ms) {
+                out[got].key = malloc(klen ? klen : 1);
+                if (!out[got].key) abort();
+                memcpy(out[got].key, k, klen);
+                out[got].klen = klen;
+                out[got].score = storageScore(o);
+                out[got].size = klen + o->meta.size;
+                got++;
+            }
+            stObjRelease(o);
+        }
+        /* The next sample starts after this run (at the start if it ended). */
+        free(cur->key);
+        cur->key = NULL;
+        cur->klen = 0;
+        if (stIterValid(it)) {
+            size_t klen;
+            const char *k = stIterKey(it, &klen);
+            cur->key = malloc(klen ? klen : 1);
+            if (!cur->key) abort();
+            memcpy(cur->key, k, klen);
+            cur->klen = klen;
+        }
+        stIterFree(it);
+        if (got) {
+            if (cfg.maxmemory_policy == MAXMEM_ALLKEYS_RANDOM ||
+                cfg.maxmemory_policy == MAXMEM_VOLATILE_RANDOM) {
+                for (int j = 0; j < got; j++) out[j].score = (uint64_t)rand();
+            }
+            qsort(out, (size_t)got, sizeof(*out), candCmp);
+            return got;
+        }
+    }
+    return 0;
+}
+
+typedef struct evictVictim {
+    int db;
+    char *key;
+    size_t klen;
+} evictVictim;
+
+/* Deletes the victims in one batch with the keyspace locked exclusively for
+ * that one commit (a few ms at most): no per-key stripe dance, and keys a
+ * command deleted meanwhile, or listed twice, are skipped.  Returns the
+ * number deleted. */
+static int storageDeleteAll(evictVictim *v, int n)
+{
+    int deleted = 0;
+    pthread_rwlock_wrlock(&server.keyspace_lock);
+    stBatch *b = stBatchNew(server.st);
+    for (int i = 0; i < n; i++) {
+        stObj *q = NULL;
+        if (stBatchGet(b, v[i].db, v[i].key, v[i].klen, &q)) {
+            if (q) stObjRelease(q);
+            continue;
+        }
+        stObj *o = stPeek(server.st, v[i].db, v[i].key, v[i].klen);
+        if (!o) continue;
+        stBatchDel(b, v[i].db, v[i].key, v[i].klen, &o->meta);
+        stObjRelease(o);
+        deleted++;
+    }
+    char *err = NULL;
+    if (stBatchCommit(b, &err) != C_OK) {
+        serverLog(LL_WARNING, "Deleting keys past maxstorage failed: %s", err);
+        free(err);
+        deleted = 0;
+    }
+    pthread_rwlock_unlock(&server.keyspace_lock);
+    return deleted;
+}
+
+/* Deletes keys until the data fits maxstorage, for at most one pass's
+ * budget (the next pass continues); writes go on meanwhile. */
+static void storageEvict(void)
+{
+    if (!cfg.maxstorage || replIsReplica() || cfg.maxmemory_policy == MAXMEM_NOEVICTION) {
+        atomic_store(&server.storage_oom, 0);
+        return;
+    }
+    uint64_t deadline = monotonic_us() + EVICT_PASS_BUDGET_US;
+    evictCand cand[EVICT_SAMPLE_MAX];
+    evictVictim victims[EVICT_BATCH_MAX];
+    /* Runs of neighbours are cheap once positioned (the random pick and
+     * the iterator cost most), so each sample reads a long run and the best
+     * quarter goes: maxmemory-samples sets the floor of the run. */
+    int run = cfg.maxmemory_samples * 4 > EVICT_RUN ? cfg.maxmemory_samples * 4 : EVICT_RUN;
+    if (run > EVICT_SAMPLE_MAX) run = EVICT_SAMPLE_MAX;
+    while (stDataBytes(server.st) > cfg.maxstorage && monotonic_us() < deadline) {
+        uint64_t excess = stDataBytes(server.st) - cfg.maxstorage, planned = 0;
+        int nv = 0;
+        /* Enough victims for the excess (a batch at most): the best
+         * quarter of each sample. */
+        while (nv < EVICT_BATCH_MAX && planned < excess) {
+            int db = 0, got = storageSample(cand, run, &db);
+            if (!got) break;
+            int take = got / 4 ? got / 4 : 1;
+            for (int i = 0; i < got; i++) {
+                if (i < take && nv < EVICT_BATCH_MAX) {
+                    victims[nv].db = db;
+                    victims[nv].key = cand[i].key;
+                    victims[nv].klen = cand[i].klen;
+                    planned += cand[i].size;
+                    nv++;
+                } else {
+                    free(cand[i].key);
+                }
+            }
+        }
+        if (!nv) {
+            atomic_store(&server.storage_oom, 1); /* e.g. volatile-* without TTL keys */
+            return;
+        }
+        atomic_fetch_add_explicit(&server.stat_evictedkeys, storageDeleteAll(victims, nv),
+                                  memory_order_relaxed);
+        for (int i = 0; i < nv; i++) free(victims[i].key);
+    }
+    atomic_store(&server.storage_oom, 0);
+}
+
 static void *keeperMain(void *arg)
 {
     (void)arg;
@@ -155,7 +369,10 @@ static void *keeperMain(void *arg)
     while (!keeperStop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += KEEPER_INTERVAL_MS * 1000000L;
+        /* Past maxstorage under an eviction policy: continue soon. */
+        int busy = cfg.maxstorage && cfg.maxmemory_policy != MAXMEM_NOEVICTION &&
+                   !atomic_load(&server.storage_oom) && stDataBytes(server.st) > cfg.maxstorage;
+        ts.tv_nsec += (busy ? KEEPER_BUSY_INTERVAL_MS : KEEPER_INTERVAL_MS) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -164,6 +381,7 @@ static void *keeperMain(void *arg)
         if (keeperStop) break;
         pthread_mutex_unlock(&keeperMu);
         keeperStep();
+        storageEvict();
         pthread_mutex_lock(&keeperMu);
     }
     pthread_mutex_unlock(&keeperMu);
@@ -185,4 +403,8 @@ void memStopKeeper(void)
     pthread_mutex_unlock(&keeperMu);
     pthread_join(keeperTid, NULL);
     keeperStarted = 0;
+    for (int i = 0; i < ncursors; i++) free(cursors[i].key);
+    free(cursors);
+    cursors = NULL;
+    ncursors = 0;
 }

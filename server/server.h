@@ -212,6 +212,8 @@ struct strataServer {
     _Atomic long long stat_numconnections;
     _Atomic long long stat_rejected_conn;
     _Atomic long long stat_expiredkeys;
+    _Atomic long long stat_evictedkeys;   /* deleted past maxstorage */
+    _Atomic int storage_oom;              /* past maxstorage with nothing to delete */
     _Atomic long long stat_keyspace_hits;
     _Atomic long long stat_keyspace_misses;
     _Atomic long long stat_net_input_bytes;
@@ -335,6 +337,7 @@ size_t memPeak(size_t used);         /* records used, returns the peak so far */
 int memPurge(void);                  /* MEMORY PURGE */
 size_t memHotsetBudget(void);        /* the hot set's budget now */
 size_t memHotsetShare(void);         /* its share of maxmemory */
+int memStorageRefuses(void);         /* a write would pass maxstorage: -OOM */
 void memApplySettings(void);         /* maxmemory / policy changed */
 void memStartKeeper(void);
 void memStopKeeper(void);

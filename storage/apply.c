@@ -77,13 +77,15 @@ static int applySysRecord(stBatch *b, stEngine *st, const stRepRec *rec, char **
     int is_count = rec->klen == ENC_SYS_COUNT_KEY_LEN && !memcmp(rec->key, ENC_SYS_COUNT_PREFIX, cplen);
     int is_exp = rec->klen == ENC_SYS_COUNT_KEY_LEN &&
                  !memcmp(rec->key, ENC_SYS_EXPIRES_PREFIX, strlen(ENC_SYS_EXPIRES_PREFIX));
-    if (is_count || is_exp) {
-        int pdb = encGetU16(rec->key + cplen);
+    int is_bytes = rec->klen == ENC_SYS_COUNT_KEY_LEN &&
+                   !memcmp(rec->key, ENC_SYS_BYTES_PREFIX, strlen(ENC_SYS_BYTES_PREFIX));
+    if (is_count || is_exp || is_bytes) {
+        int pdb = encGetU16(rec->key + cplen), which = is_count ? 0 : is_exp ? 1 : 2;
         if (pdb >= st->npdb) return applyBad(err, "count of a database this node does not have");
         if (rec->tag == REP_TAG_CF_DELETE) {
-            stBatchRawCount(b, pdb, is_exp, 1, 0);
+            stBatchRawCount(b, pdb, which, 1, 0);
         } else if (rec->vlen == 8) {
-            stBatchRawCount(b, pdb, is_exp, rec->tag == REP_TAG_CF_PUT,
+            stBatchRawCount(b, pdb, which, rec->tag == REP_TAG_CF_PUT,
                             (int64_t)encGetU64LE(rec->val));
         }
         return C_OK;
@@ -233,8 +235,7 @@ int stSyncBegin(stRemote *r, char **err) {
     stBatchRawDropDb(b, -1);
     stBatchRawFlushesExpire(b);
     for (int p = 0; p < st->npdb; p++) {
-        stBatchRawCount(b, p, 0, 1, 0);
-        stBatchRawCount(b, p, 1, 1, 0);
+        for (int which = 0; which < 3; which++) stBatchRawCount(b, p, which, 1, 0);
     }
     uint16_t *map = malloc(sizeof(uint16_t) * (size_t)st->npdb);
     if (!map) abort();

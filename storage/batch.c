@@ -63,6 +63,7 @@ typedef struct batchDbDelta {
     int absolute; /* a FLUSHDB reset the count: persist with Put, not Merge */
     int64_t delta;
     int64_t edelta; /* change in the count of keys with a TTL */
+    int64_t bdelta; /* change in the bytes of keys and values */
     int64_t dels;   /* existing keys deleted (tombstone accounting, compact.c) */
 } batchDbDelta;
 
@@ -129,6 +130,7 @@ static batchDbDelta *batchDb(stBatch *b, int pdb) {
     d->absolute = 0;
     d->delta = 0;
     d->edelta = 0;
+    d->bdelta = 0;
     d->dels = 0;
     return d;
 }
@@ -160,12 +162,13 @@ static void batchPutExpire(stBatch *b, int pdb, const char *key, size_t klen,
 static void batchAddCountRecords(stBatch *b) {
     for (size_t i = 0; i < b->ndbs; i++) {
         batchDbDelta *d = &b->dbs[i];
-        for (int which = 0; which < 2; which++) {
-            int64_t delta = which == 0 ? d->delta : d->edelta;
+        for (int which = 0; which < 3; which++) {
+            int64_t delta = which == 0 ? d->delta : which == 1 ? d->edelta : d->bdelta;
             if (!d->absolute && delta == 0) continue;
             char key[ENC_SYS_COUNT_KEY_LEN], val[8];
             if (which == 0) encSysCountKey(key, (uint16_t)d->pdb);
-            else encSysExpiresKey(key, (uint16_t)d->pdb);
+            else if (which == 1) encSysExpiresKey(key, (uint16_t)d->pdb);
+            else encSysBytesKey(key, (uint16_t)d->pdb);
             /* Two's complement: the u64 add of a negative delta wraps correctly. */
             encPutU64LE(val, (uint64_t)delta);
             if (d->absolute)
@@ -261,10 +264,12 @@ static void batchApply(stBatch *b) {
             dead += had;
             if (had > 0) atomic_store(&st->flushed[d->pdb], 1);
             int64_t had_ttl = atomic_exchange(&st->expires[d->pdb], d->edelta);
+            atomic_store(&st->bytes[d->pdb], d->bdelta);
             if (b->flushes_expire && had_ttl > 0) expire_dead += (uint64_t)had_ttl;
         } else {
             if (d->delta) atomic_fetch_add(&st->counts[d->pdb], d->delta);
             if (d->edelta) atomic_fetch_add(&st->expires[d->pdb], d->edelta);
+            if (d->bdelta) atomic_fetch_add(&st->bytes[d->pdb], d->bdelta);
         }
         if (dead > 0) atomic_fetch_add_explicit(&st->dead[d->pdb], dead, memory_order_relaxed);
     }
@@ -345,6 +350,7 @@ void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
     if (nexp && nexp != oexp) batchPutExpire(b, pdb, key, klen, nexp, 0);
     if (!old) batchDb(b, pdb)->delta++;
     if (!oexp != !nexp) batchDb(b, pdb)->edelta += nexp ? 1 : -1;
+    batchDb(b, pdb)->bdelta += (int64_t)(klen + obj->vlen) - (old ? (int64_t)(klen + old->size) : 0);
 
     stObjRetain(obj);
     batchAddOp(b, HSOP_PUT, pdb, key, klen, obj);
@@ -367,6 +373,7 @@ void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *
         d->delta--;
         d->dels++;
         if (old->expire_ms) d->edelta--;
+        d->bdelta -= (int64_t)(klen + old->size);
     }
     batchAddOp(b, HSOP_DEL, pdb, key, klen, NULL);
     b->effects++;
@@ -410,6 +417,7 @@ void stBatchFlushDb(stBatch *b, int db) {
         d->absolute = 1;
         d->delta = 0;
         d->edelta = 0;
+        d->bdelta = 0;
     }
     batchAddOp(b, HSOP_FLUSHDB, pdb, NULL, 0, NULL);
     b->effects++;
@@ -518,18 +526,12 @@ void stBatchRawForget(stBatch *b, int pdb, const char *key, size_t klen, int dea
 
 void stBatchRawDropDb(stBatch *b, int pdb) { batchAddOp(b, HSOP_FLUSHDB, pdb, NULL, 0, NULL); }
 
-void stBatchRawCount(stBatch *b, int pdb, int expires, int absolute, int64_t v) {
+void stBatchRawCount(stBatch *b, int pdb, int which, int absolute, int64_t v) {
     batchDbDelta *d = batchDb(b, pdb);
-    if (absolute) {
-        /* A FLUSHDB: both counts were Put together, in the same batch. */
-        d->absolute = 1;
-        if (expires) d->edelta = v;
-        else d->delta = v;
-    } else if (expires) {
-        d->edelta += v;
-    } else {
-        d->delta += v;
-    }
+    int64_t *f = which == 0 ? &d->delta : which == 1 ? &d->edelta : &d->bdelta;
+    /* Absolute: a FLUSHDB, whose counters were all Put in the same batch. */
+    if (absolute) d->absolute = 1;
+    *f = absolute ? v : *f + v;
 }
 
 void stBatchRawExpire(stBatch *b, uint64_t expire_ms, int del) {

@@ -230,6 +230,12 @@ size_t encSysExpiresKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb) {
     return ENC_SYS_COUNT_KEY_LEN;
 }
 
+size_t encSysBytesKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb) {
+    memcpy(dst, ENC_SYS_BYTES_PREFIX, 6);
+    encPutU16(dst + 6, pdb);
+    return ENC_SYS_COUNT_KEY_LEN;
+}
+
 size_t encSysVvKey(char dst[ENC_SYS_VV_KEY_LEN], uint64_t origin) {
     memcpy(dst, ENC_SYS_VV_PREFIX, 3);
     encPutU64(dst + 3, origin);

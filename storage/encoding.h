@@ -25,6 +25,8 @@
  *                 "dbmap"                -> u16 physical db per logical db
  *                 "count:" u16 pdb       -> u64 LE key count (RocksDB's
  *                                           uint64add merge operator format)
+ *                 "expcn:" u16 pdb       -> u64 LE count of keys with a TTL
+ *                 "bytes:" u16 pdb       -> u64 LE bytes of keys + values
  *                 "vv:" u64 origin       -> u64 highest origin seq applied
  *
  * Why this shape: big-endian fixed-width prefixes make RocksDB's byte order
@@ -133,12 +135,15 @@ int encLogHeaderDecode(const char *src, size_t len, encLogHeader *h);
 #define ENC_SYS_COUNT_PREFIX "count:"
 #define ENC_SYS_COUNT_KEY_LEN (6 + 2)
 #define ENC_SYS_EXPIRES_PREFIX "expcn:" /* same 8-byte layout as count: */
+#define ENC_SYS_BYTES_PREFIX "bytes:"   /* same layout: bytes of keys + values */
 #define ENC_SYS_VV_PREFIX "vv:"
 #define ENC_SYS_VV_KEY_LEN (3 + 8)
 
 size_t encSysCountKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb);
 /* Count of keys with a TTL in a physical db (INFO keyspace expires=). */
 size_t encSysExpiresKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb);
+/* Bytes of keys and values stored in a physical db (maxstorage). */
+size_t encSysBytesKey(char dst[ENC_SYS_COUNT_KEY_LEN], uint16_t pdb);
 size_t encSysVvKey(char dst[ENC_SYS_VV_KEY_LEN], uint64_t origin);
 /* The dbmap value: n physical db numbers; dst holds 2 * n bytes. */
 size_t encDbMap(char *dst, const uint16_t *map, size_t n);

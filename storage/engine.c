@@ -347,11 +347,12 @@ err:
 static int stLoadCounts(stEngine *st, char **err) {
     st->counts = malloc(sizeof(*st->counts) * st->npdb);
     st->expires = malloc(sizeof(*st->expires) * st->npdb);
+    st->bytes = malloc(sizeof(*st->bytes) * st->npdb);
     st->dead = malloc(sizeof(*st->dead) * st->npdb);
     st->dead_prev = calloc((size_t)st->npdb, sizeof(*st->dead_prev));
     st->random_wmax = malloc(sizeof(*st->random_wmax) * st->npdb);
     st->flushed = malloc(sizeof(*st->flushed) * st->npdb);
-    if (!st->counts || !st->expires || !st->dead || !st->dead_prev || !st->random_wmax ||
+    if (!st->counts || !st->expires || !st->bytes || !st->dead || !st->dead_prev || !st->random_wmax ||
         !st->flushed) {
         if (err) *err = strdup("out of memory");
         return C_ERR;
@@ -364,22 +365,24 @@ static int stLoadCounts(stEngine *st, char **err) {
     for (int p = 0; p < st->npdb; p++) {
         atomic_init(&st->counts[p], 0);
         atomic_init(&st->expires[p], 0);
+        atomic_init(&st->bytes[p], 0);
     }
     return stReadCounts(st, err);
 }
 
 int stReadCounts(stEngine *st, char **err) {
     for (int p = 0; p < st->npdb; p++) {
-        for (int which = 0; which < 2; which++) {
+        for (int which = 0; which < 3; which++) {
             char key[ENC_SYS_COUNT_KEY_LEN], *v = NULL;
             size_t vl = 0;
             int64_t c = 0;
             if (which == 0) encSysCountKey(key, (uint16_t)p);
-            else encSysExpiresKey(key, (uint16_t)p);
+            else if (which == 1) encSysExpiresKey(key, (uint16_t)p);
+            else encSysBytesKey(key, (uint16_t)p);
             if (stSysGet(st, key, sizeof(key), &v, &vl, err) != C_OK) return C_ERR;
             if (v && vl == 8) c = (int64_t)encGetU64LE(v);
             if (v) rocksdb_free(v);
-            atomic_store(which == 0 ? &st->counts[p] : &st->expires[p], c);
+            atomic_store(which == 0 ? &st->counts[p] : which == 1 ? &st->expires[p] : &st->bytes[p], c);
         }
     }
     return C_OK;
@@ -666,6 +669,7 @@ void stClose(stEngine *st) {
     free((void *)st->p2l);
     free((void *)st->counts);
     free((void *)st->expires);
+    free((void *)st->bytes);
     free((void *)st->dead);
     free(st->dead_prev);
     free((void *)st->random_wmax);
@@ -765,6 +769,13 @@ uint64_t stExpiresCount(stEngine *st, int db) {
     if (pdb < 0 || !st->expires) return 0;
     int64_t c = atomic_load_explicit(&st->expires[pdb], memory_order_relaxed);
     return c > 0 ? (uint64_t)c : 0;
+}
+
+uint64_t stDataBytes(stEngine *st) {
+    int64_t sum = 0;
+    for (int p = 0; st->bytes && p < st->npdb; p++)
+        sum += atomic_load_explicit(&st->bytes[p], memory_order_relaxed);
+    return sum > 0 ? (uint64_t)sum : 0;
 }
 
 /* ---- Public API: statistics ------------------------------------------------ */

@@ -25,6 +25,7 @@ stObj *stObjNewRaw(const stMeta *meta, size_t vlen) {
         o->meta = *meta;
     else
         memset(&o->meta, 0, sizeof(o->meta));
+    o->meta.size = vlen;
     o->refcount = 1;
     o->lru_clock = stLruClock();
     o->lfu = ST_LFU_INIT;

@@ -113,6 +113,7 @@ struct stEngine {
     _Atomic int *p2l;
     _Atomic int64_t *counts; /* exact key count per physical db */
     _Atomic int64_t *expires; /* exact count of keys with a TTL per physical db */
+    _Atomic int64_t *bytes;   /* exact bytes of keys + values per physical db */
     /* RANDOMKEY's rejection bound per physical db: the bits of a double
      * (iter.c); 0 (= 0.0) until learned. */
     _Atomic uint64_t *random_wmax;
@@ -193,9 +194,9 @@ rocksdb_writebatch_t *stBatchRawWb(stBatch *b);
 void stBatchRawForget(stBatch *b, int pdb, const char *key, size_t klen, int dead);
 /* The batch range-deletes physical db pdb (-1: every db). */
 void stBatchRawDropDb(stBatch *b, int pdb);
-/* A count record of pdb: the key count (expires = 0) or the TTL count;
+/* A counter record of pdb: which = 0 key count, 1 TTL count, 2 bytes;
  * absolute = a Put of v, else a merge adding v. */
-void stBatchRawCount(stBatch *b, int pdb, int expires, int absolute, int64_t v);
+void stBatchRawCount(stBatch *b, int pdb, int which, int absolute, int64_t v);
 /* An expire index entry is inserted (del = 0) or deleted. */
 void stBatchRawExpire(stBatch *b, uint64_t expire_ms, int del);
 /* The batch range-deletes the whole expire index. */

@@ -50,6 +50,8 @@ typedef struct stMeta {
     uint64_t count;       /* collections: element count; 0 for strings */
     uint64_t hlc;         /* hybrid logical clock of the last write */
     uint64_t origin;      /* node id that made the last write */
+    uint64_t size;        /* bytes of the value (strings: its length); kept by
+                           * storage, not persisted: maxstorage accounting */
 } stMeta;
 
 /* An immutable, reference-counted value of one key.  Once handed to
@@ -164,6 +166,9 @@ uint64_t stKeyCount(stEngine *st, int db);
 
 /* Exact number of keys with a TTL in the logical db (INFO keyspace expires=). */
 uint64_t stExpiresCount(stEngine *st, int db);
+/* Bytes of keys and values stored, all dbs (maxstorage compares this: it
+ * moves with every write, where disk usage lags behind compactions). */
+uint64_t stDataBytes(stEngine *st);
 
 /* ---- Writes ------------------------------------------------------------ */
 
