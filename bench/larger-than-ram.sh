@@ -50,6 +50,12 @@ for c in redis-server redis-cli python3 cc timeout; do
 done
 
 T_START=$(date +%s)
+# Other processes competing for the cores skew every figure: say so.
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk '{ exit !($1 > 0.5) }' /proc/loadavg; then
+    echo "warning: load average $LOADAVG_START before the run; busiest processes:" >&2
+    ps -eo pcpu,pid,etime,args --sort=-pcpu | head -n 4 | cut -c1-120 >&2
+fi
 WORK=$(mktemp -d /tmp/strata-ltr-bench.XXXXXX)
 PIDS=()     # servers still running
 SAMPLER=""  # RSS sampler loop
@@ -427,6 +433,7 @@ SUM=$WORK/summary.md
     echo "| SIGTERM to exit, ms | $S_STOP_MS | $R_STOP_MS (after SAVE: $R_SAVE_MS ms) | — | — |"
 } >"$SUM"
 {
+    echo "- Load average (1, 5, 15 min) before the run: $LOADAVG_START; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)."
     echo "- Strata data on disk after the GET runs (INFO storage_disk_bytes): $(py 'print(f"{int(sys.argv[1]) / 1048576:.0f} MiB")' "${S_DISK:-0}" 2>/dev/null || echo "?")."
     echo "- redis-server without maxmemory: DBSIZE $R_DBSIZE_RESTART after the restart; SAVE replied $R_SAVE; its log: $(grep -h 'DB loaded from disk' "$WORK/redis-ram.log" | tail -n 1 | cut -d' ' -f5- || true)"
     echo "- Strata's log at the restart: $(grep -h 'Storage opened' "$WORK/strata-big.log" | tail -n 1 | cut -d' ' -f5- || true)"

@@ -230,18 +230,42 @@ static int storageSample(evictCand *out, int n, int *db)
         if (i == cfg.databases) return 0;
         *db = (first + i) % cfg.databases;
         evictCursor *cur = &cursors[*db];
-        int got = 0, seen = 0;
+        int got = 0, seen = 0, wrapped = cur->key == NULL;
         stIter *it = stIterNew(server.st, *db, cur->key, cur->klen);
-        if (!stIterValid(it)) { /* past the last key: wrap around */
-            stIterFree(it);
-            it = stIterNew(server.st, *db, NULL, 0);
-        }
-        for (; stIterValid(it) && seen < n; stIterNext(it), seen++) {
+        for (; seen < n; stIterNext(it), seen++) {
+            if (!stIterValid(it)) {
+                /* The end of the db: wrap around, so that a sample is a
+                 * full run (a short run of only hot keys would lose some). */
+                stIterFree(it);
+                if (wrapped) {
+                    it = NULL;
+                    break;
+                }
+                wrapped = 1;
+                it = stIterNew(server.st, *db, NULL, 0);
+                if (!stIterValid(it)) break;
+            }
+            if (wrapped && cur->key && seen) {
+                size_t kl;
+                const char *k = stIterKey(it, &kl);
+                /* Back at the sample's first key: the db is smaller than n. */
+                if (kl == cur->klen && !memcmp(k, cur->key, kl)) break;
+            }
             size_t klen;
             const char *k = stIterKey(it, &klen);
             stObj *o = stIterObj(it);
             if (!o) continue;
             if (!volatilePolicy() || o->meta.expire_ms) {
+                /* Access times live in the hot set: a key not cached there
+                 * has not been used since it left RAM, an old access. */
+                stObj *hot = stCached(server.st, *db, k, klen);
+                if (hot) {
+                    stObjRelease(o);
+                    o = hot;
+                } else {
+                    o->lru_clock = 0; /* ours alone: idle since the clock began */
+                    o->lfu = 0;
+                }
                 out[got].key = malloc(klen ? klen : 1);
                 if (!out[got].key) abort();
                 memcpy(out[got].key, k, klen);
@@ -256,7 +280,7 @@ static int storageSample(evictCand *out, int n, int *db)
         free(cur->key);
         cur->key = NULL;
         cur->klen = 0;
-        if (stIterValid(it)) {
+        if (it && stIterValid(it)) {
             size_t klen;
             const char *k = stIterKey(it, &klen);
             cur->key = malloc(klen ? klen : 1);
@@ -264,7 +288,7 @@ static int storageSample(evictCand *out, int n, int *db)
             memcpy(cur->key, k, klen);
             cur->klen = klen;
         }
-        stIterFree(it);
+        if (it) stIterFree(it);
         if (got) {
             if (cfg.maxmemory_policy == MAXMEM_ALLKEYS_RANDOM ||
                 cfg.maxmemory_policy == MAXMEM_VOLATILE_RANDOM) {

@@ -726,6 +726,12 @@ static stObj *stReadKey(stEngine *st, int db, const char *key, size_t klen, int 
 
 /* ---- Public API: point reads ---------------------------------------------- */
 
+stObj *stCached(stEngine *st, int db, const char *key, size_t klen) {
+    int pdb = stPhysDb(st, db);
+    if (pdb < 0) return NULL;
+    return hotsetGet(st->hs, (uint16_t)pdb, key, klen, hotsetHash((uint16_t)pdb, key, klen), -1);
+}
+
 stObj *stGet(stEngine *st, int db, const char *key, size_t klen) {
     return stReadKey(st, db, key, klen, 1);
 }

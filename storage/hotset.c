@@ -291,9 +291,9 @@ stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
     if (e) {
         o = e->obj;
         stObjRetain(o);
-        if (touch) evictTouch(o, stLruClock());
-        s->hits++;
-    } else {
+        if (touch > 0) evictTouch(o, stLruClock());
+        if (touch >= 0) s->hits++;
+    } else if (touch >= 0) {
         s->misses++;
     }
     pthread_mutex_unlock(&s->mu);

@@ -42,8 +42,9 @@ hotset *hotsetNew(size_t max_bytes);
 void hotsetFree(hotset *hs);
 uint64_t hotsetHash(uint16_t pdb, const char *key, size_t klen);
 /* The cached object with one new reference for the caller (stObjRelease()),
- * or NULL.  Counts a hit or a miss.  touch != 0: the read is an access and
- * refreshes the object's lru_clock (stGet); 0 leaves it (stPeek). */
+ * or NULL.  Counts a hit or a miss.  touch > 0: the read is an access and
+ * refreshes the object's lru_clock (stGet); 0 leaves it (stPeek); < 0 also
+ * counts no hit or miss (stCached). */
 stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
                  uint64_t hash, int touch);
 /* Only checks presence (no reference, no hit/miss count). */

@@ -151,6 +151,9 @@ stObj *stGet(stEngine *st, int db, const char *key, size_t klen);
  * so a key that is not in the hot set reports being idle since the engine
  * opened (see stObjIdleSeconds).  Same ownership as stGet. */
 stObj *stPeek(stEngine *st, int db, const char *key, size_t klen);
+/* The key's object if it is in the hot set now, else NULL: no RocksDB read,
+ * no admission, not an access, not a hit or miss (eviction sampling). */
+stObj *stCached(stEngine *st, int db, const char *key, size_t klen);
 /* Seconds since the object's key was last accessed (OBJECT IDLETIME), on the
  * clock of stLruClock(). */
 uint64_t stObjIdleSeconds(const stObj *o);
