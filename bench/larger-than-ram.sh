@@ -391,6 +391,7 @@ sampler_start "$RPID" rram
 loadgen "$RP" "$LOAD_BOUND" "${LOAD_ARGS[@]}" -n "$KEYS" -r "$KEYS"
 sampler_stop rram; R_PEAK_RAM=$RSS_MB
 row "load (SET seq)" "redis, no maxmemory" "" "$R_PEAK_RAM" set
+logcmd redis-cli -p PORT save
 t0=$(now_ns)
 R_SAVE=$(timeout 900 redis-cli -p "$RP" save 2>&1 || echo failed)
 R_SAVE_MS=$(( ($(now_ns) - t0) / 1000000 ))
