@@ -7,6 +7,8 @@
 #
 # Usage: bench/compare.sh [--record] [--requests N] [--tests "set get incr mset"]
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RECORD=0
 N=100000
@@ -25,29 +27,20 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-STRATA=${STRATA_BIN:-$PWD/bin/strata-server}
-[ -x "$STRATA" ] || { echo "build first: make" >&2; exit 1; }
-command -v redis-server >/dev/null || { echo "redis-server missing: scripts/install-deps.sh" >&2; exit 1; }
+STRATA=$(strata_bin)
+need redis-server
 
-WORK=$(mktemp -d /tmp/strata-bench.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+make_workdir strata-bench
 SP=$(free_port); RP=$(free_port)
 mkdir -p "$WORK/strata" "$WORK/redis"
-"$STRATA" --port "$SP" --bind 127.0.0.1 --dir "$WORK/strata" --appendfsync everysec \
-    --server-threads 1 --logfile "$WORK/strata.log" &
-SPID=$!
-redis-server --port "$RP" --bind 127.0.0.1 --dir "$WORK/redis" --save "" --appendonly no \
-    --logfile "$WORK/redis.log" &
-RPID=$!
-cleanup() {
-    kill "$SPID" "$RPID" 2>/dev/null || true
-    wait "$SPID" "$RPID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-for p in "$SP" "$RP"; do
-    for _ in $(seq 1 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+spawn "$STRATA" --port "$SP" --bind 127.0.0.1 --dir "$WORK/strata" --appendfsync everysec \
+    --server-threads 1 --logfile "$WORK/strata.log"
+SPID=$STARTED
+spawn redis-server --port "$RP" --bind 127.0.0.1 --dir "$WORK/redis" --save "" --appendonly no \
+    --logfile "$WORK/redis.log"
+RPID=$STARTED
+wait_pong "$SP" "$SPID" 100 || true
+wait_pong "$RP" "$RPID" 100 || true
 
 # run PORT TEST SIZE PIPE -> "rps p50 p99"
 run() {
@@ -83,9 +76,9 @@ cat "$OUT"
 if [ "$RECORD" = 1 ]; then
     {
         echo
-        echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git_rev)"
         echo
-        echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(redis-server --version | cut -d' ' -f1-3)."
+        machine_line short
         echo
         echo "Command lines: \`strata-server --appendfsync everysec --server-threads 1\`;"
         echo "\`redis-server --save '' --appendonly no\`;"

@@ -22,6 +22,8 @@
 # Usage: bench/larger-than-ram.sh [--record] [--keys N] [--small-keys N]
 #                                 [--seconds S] [--warmup S] [--keep]
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RECORD=0
 KEEP=0
@@ -43,11 +45,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-STRATA_SRC=${STRATA_BIN:-$PWD/bin/strata-server}
-[ -x "$STRATA_SRC" ] || { echo "build first: make" >&2; exit 1; }
-for c in redis-server redis-cli python3 cc timeout; do
-    command -v "$c" >/dev/null || { echo "$c missing: scripts/install-deps.sh" >&2; exit 1; }
-done
+STRATA_SRC=$(strata_bin)
+need redis-server redis-cli python3 cc timeout
 
 T_START=$(date +%s)
 # Other processes competing for the cores skew every figure: say so.
@@ -56,18 +55,7 @@ if awk '{ exit !($1 > 0.5) }' /proc/loadavg; then
     echo "warning: load average $LOADAVG_START before the run; busiest processes:" >&2
     ps -eo pcpu,pid,etime,args --sort=-pcpu | head -n 4 | cut -c1-120 >&2
 fi
-WORK=$(mktemp -d /tmp/strata-ltr-bench.XXXXXX)
-PIDS=()     # servers still running
-SAMPLER=""  # RSS sampler loop
-POLLER=""   # restart poller
-cleanup() {
-    local p
-    for p in $SAMPLER $POLLER; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+make_workdir strata-ltr-bench
 
 # A private copy of the server: another engineer's `make` must not swap the
 # binary between the first start and the restart.
@@ -76,7 +64,6 @@ cp "$STRATA_SRC" "$STRATA"
 LOADGEN=$WORK/loadgen
 cc -O2 -pthread -o "$LOADGEN" bench/loadgen.c -lm
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 py() { python3 -c "import sys
 $1" "${@:2}"; }
 now_ns() { date +%s%N; }
@@ -91,20 +78,19 @@ REDIS_RAM=(--bind 127.0.0.1 --save "" --appendonly no --maxmemory 0)
 
 # wait_ping PORT PID NAME: up to 60 s for PONG while PID lives.
 wait_ping() {
-    local i
-    for i in $(seq 1 600); do
-        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_pong "$1" "$2" 600 && return 0
     echo "server $3 on port $1 did not answer PING; log:" >&2
     tail -n 20 "$WORK/$3.log" >&2 || true
     exit 1
 }
 
+# timed_exec T0FILE CMD...: writes the exec time (ns) to T0FILE, execs CMD.
+timed_exec() { now_ns >"$1"; shift; exec "$@"; }
+
 # start KIND NAME PORT [args...] -> $STARTED = pid; dir $WORK/NAME, log
-# $WORK/NAME.log.  The subshell writes the exec time (ns) to $WORK/NAME.t0
-# and execs the server, so $! is the server's pid.  Does not wait.
+# $WORK/NAME.log.  The background subshell runs timed_exec, which writes the
+# exec time to $WORK/NAME.t0 and execs the server, so $STARTED is the
+# server's pid.  Does not wait.
 start() {
     local kind=$1 name=$2 port=$3 bin
     shift 3
@@ -112,62 +98,21 @@ start() {
     bin=$STRATA
     [ "$kind" = redis ] && bin=redis-server
     logcmd "$bin" --port PORT "$@" --dir "$WORK/$name" --logfile "$WORK/$name.log"
-    (
-        now_ns >"$WORK/$name.t0"
-        exec "$bin" --port "$port" "$@" --dir "$WORK/$name" --logfile "$WORK/$name.log"
-    ) &
-    STARTED=$!
-    PIDS+=("$STARTED")
+    spawn timed_exec "$WORK/$name.t0" "$bin" --port "$port" "$@" --dir "$WORK/$name" --logfile "$WORK/$name.log"
 }
 
 # stop PID -> $STOP_MS: SIGTERM, up to 300 s for a clean exit, then SIGKILL.
 stop() {
-    local pid=$1 i t0
+    local pid=$1 t0 killed=0
     t0=$(now_ns)
-    kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 3000); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    stop_server "$pid" 300 || killed=1
+    STOP_MS=$(( ($(now_ns) - t0) / 1000000 ))
+    if [ "$killed" = 1 ]; then
         echo "pid $pid did not exit 300 s after SIGTERM: SIGKILL" >&2
         echo "- pid $pid needed SIGKILL (no exit 300 s after SIGTERM)." >>"$NOTES"
-        kill -9 "$pid" 2>/dev/null || true
     fi
-    wait "$pid" 2>/dev/null || true
-    STOP_MS=$(( ($(now_ns) - t0) / 1000000 ))
-    local keep=()
-    for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
-    PIDS=("${keep[@]}")
 }
 
-# field PORT SECTION NAME -> value of NAME: in INFO SECTION ("" if absent)
-field() {
-    redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' |
-        awk -F: -v k="$3" '$1 == k { print substr($0, length(k) + 2); exit }' || true
-}
-
-# Peak VmRSS (kB) of PID, sampled every 0.2 s, written to FILE.
-rss_sampler() {
-    local pid=$1 out=$2 peak=0 k v _
-    echo 0 >"$out"
-    while [ -r "/proc/$pid/status" ]; do
-        v=0
-        while read -r k v _; do [ "$k" = VmRSS: ] && break; done <"/proc/$pid/status" 2>/dev/null || true
-        if [ "${v:-0}" -gt "$peak" ] 2>/dev/null; then
-            peak=$v
-            echo "$peak" >"$out"
-        fi
-        sleep 0.2
-    done
-}
-sampler_start() { rss_sampler "$1" "$WORK/rss.$2" & SAMPLER=$!; }
-sampler_stop() { # LABEL -> $RSS_MB (not in a subshell: it reaps the sampler)
-    kill "$SAMPLER" 2>/dev/null || true
-    wait "$SAMPLER" 2>/dev/null || true
-    SAMPLER=""
-    RSS_MB=$(awk '{ printf "%.0f", $1 / 1024 }' "$WORK/rss.$1")
-}
 
 # loadgen PORT BOUND_S ARGS... -> its result line in $LG; a failed or
 # timed-out run leaves "failed" fields and a note.
@@ -276,10 +221,6 @@ probe_wait() { # NAME -> $PROBE = "ping_ms get_ms loading"
     PROBE=$(cat "$WORK/$1.probe")
 }
 
-rocksdb_stalls() {
-    cat "$WORK/$1"/LOG "$WORK/$1"/*/LOG 2>/dev/null | grep -c 'Stopping writes\|Stalling writes' || true
-}
-
 MAXMEM_BUDGET_MB=$(py 'print(f"{int(sys.argv[1]) * 1.15 + 32:.1f}")' "$MAXMEM_MB")
 KEY0=key:0
 
@@ -289,9 +230,9 @@ SP=$(free_port)
 start strata strata-big "$SP" "${STRATA_LRU[@]}"
 SPID=$STARTED
 wait_ping "$SP" "$SPID" strata-big
-sampler_start "$SPID" load
+sampler_start "$SPID" "$WORK/rss.load"
 loadgen "$SP" "$LOAD_BOUND" "${LOAD_ARGS[@]}" -n "$KEYS" -r "$KEYS"
-sampler_stop load; S_PEAK_LOAD=$RSS_MB
+sampler_stop "$WORK/rss.load"; S_PEAK_LOAD=$RSS_MB
 row "load (SET seq)" "strata lru ${MAXMEM_MB}mb" "" "$S_PEAK_LOAD" set
 S_LOAD_RPS=$(lg rps)
 S_DBSIZE=$(timeout 600 redis-cli -p "$SP" dbsize || echo failed)
@@ -299,25 +240,25 @@ echo "   DBSIZE $S_DBSIZE, peak RSS $S_PEAK_LOAD MB" >&2
 
 echo "== b. strata GET uniform / zipf, ${SECONDS_PER_RUN} s each" >&2
 read -r h0 m0 <<<"$(hotset "$SP")"
-sampler_start "$SPID" uniform
+sampler_start "$SPID" "$WORK/rss.uniform"
 loadgen "$SP" "$GET_BOUND" "${GET_ARGS[@]}" --dist uniform -r "$KEYS" -t "$SECONDS_PER_RUN"
-sampler_stop uniform; S_PEAK_UNI=$RSS_MB
+sampler_stop "$WORK/rss.uniform"; S_PEAK_UNI=$RSS_MB
 read -r h1 m1 <<<"$(hotset "$SP")"
 row "GET uniform" "strata lru ${MAXMEM_MB}mb" "$(hitrate "$h0" "$m0" "$h1" "$m1")" "$S_PEAK_UNI"
 S_UNI_NIL=$(lg nil); S_UNI_MIS=$(lg mismatch)
 
-sampler_start "$SPID" zipf
+sampler_start "$SPID" "$WORK/rss.zipf"
 if [ "$WARMUP" != 0 ]; then
     loadgen "$SP" "$GET_BOUND" "${GET_ARGS[@]}" --dist zipf -s 0.99 -r "$KEYS" -t "$WARMUP"
 fi
 read -r h0 m0 <<<"$(hotset "$SP")"
 loadgen "$SP" "$GET_BOUND" "${GET_ARGS[@]}" --dist zipf -s 0.99 -r "$KEYS" -t "$SECONDS_PER_RUN"
 read -r h1 m1 <<<"$(hotset "$SP")"
-sampler_stop zipf; S_PEAK_ZIPF=$RSS_MB
+sampler_stop "$WORK/rss.zipf"; S_PEAK_ZIPF=$RSS_MB
 row "GET zipf 0.99" "strata lru ${MAXMEM_MB}mb" "$(hitrate "$h0" "$m0" "$h1" "$m1")" "$S_PEAK_ZIPF"
 S_ZIPF_RPS=$(lg rps); S_ZIPF_NIL=$(lg nil); S_ZIPF_MIS=$(lg mismatch)
 S_DISK=$(field "$SP" memory storage_disk_bytes)
-S_STALLS=$(rocksdb_stalls strata-big)
+S_STALLS=$(rocksdb_stalls "$WORK/strata-big")
 
 echo "== d. strata restart on the same dir" >&2
 stop "$SPID"
@@ -331,9 +272,9 @@ echo "   SIGTERM->exit $S_STOP_MS ms; exec->PONG $S_PING_MS ms, exec->GET $KEY0 
 wait_ping "$SP" "$SPID" strata-big
 echo "   GET --verify of all $KEYS keys after the restart" >&2
 read -r h0 m0 <<<"$(hotset "$SP")"
-sampler_start "$SPID" verify
+sampler_start "$SPID" "$WORK/rss.verify"
 loadgen "$SP" "$LOAD_BOUND" "${GET_ARGS[@]}" --dist seq -n "$KEYS" -r "$KEYS"
-sampler_stop verify; S_PEAK_VERIFY=$RSS_MB
+sampler_stop "$WORK/rss.verify"; S_PEAK_VERIFY=$RSS_MB
 read -r h1 m1 <<<"$(hotset "$SP")"
 row "GET every key, after restart" "strata lru ${MAXMEM_MB}mb" "$(hitrate "$h0" "$m0" "$h1" "$m1")" "$S_PEAK_VERIFY"
 S_LOST=$(lg nil); S_VERIFY_MIS=$(lg mismatch)
@@ -345,18 +286,18 @@ SP=$(free_port)
 start strata strata-small "$SP" "${STRATA_RAM[@]}"
 SPID=$STARTED
 wait_ping "$SP" "$SPID" strata-small
-sampler_start "$SPID" small
+sampler_start "$SPID" "$WORK/rss.small"
 loadgen "$SP" "$LOAD_BOUND" "${LOAD_ARGS[@]}" -n "$SMALL_KEYS" -r "$SMALL_KEYS"
-sampler_stop small
+sampler_stop "$WORK/rss.small"
 row "load (SET seq)" "strata, $SMALL_KEYS keys" "" "$RSS_MB" set
-sampler_start "$SPID" smallzipf
+sampler_start "$SPID" "$WORK/rss.smallzipf"
 if [ "$WARMUP" != 0 ]; then
     loadgen "$SP" "$GET_BOUND" "${GET_ARGS[@]}" --dist zipf -s 0.99 -r "$SMALL_KEYS" -t "$WARMUP"
 fi
 read -r h0 m0 <<<"$(hotset "$SP")"
 loadgen "$SP" "$GET_BOUND" "${GET_ARGS[@]}" --dist zipf -s 0.99 -r "$SMALL_KEYS" -t "$SECONDS_PER_RUN"
 read -r h1 m1 <<<"$(hotset "$SP")"
-sampler_stop smallzipf
+sampler_stop "$WORK/rss.smallzipf"
 row "GET zipf 0.99 (all in RAM)" "strata, $SMALL_KEYS keys" "$(hitrate "$h0" "$m0" "$h1" "$m1")" "$RSS_MB"
 S_RAM_RPS=$(lg rps)
 stop "$SPID"
@@ -368,15 +309,15 @@ RP=$(free_port)
 start redis redis-lru "$RP" "${REDIS_LRU[@]}"
 RPID=$STARTED
 wait_ping "$RP" "$RPID" redis-lru
-sampler_start "$RPID" rload
+sampler_start "$RPID" "$WORK/rss.rload"
 loadgen "$RP" "$LOAD_BOUND" "${LOAD_ARGS[@]}" -n "$KEYS" -r "$KEYS"
-sampler_stop rload; R_PEAK_LOAD=$RSS_MB
+sampler_stop "$WORK/rss.rload"; R_PEAK_LOAD=$RSS_MB
 row "load (SET seq)" "redis lru ${MAXMEM_MB}mb" "" "$R_PEAK_LOAD" set
 R_LOAD_RPS=$(lg rps)
 R_DBSIZE=$(redis-cli -p "$RP" dbsize)
-sampler_start "$RPID" rverify
+sampler_start "$RPID" "$WORK/rss.rverify"
 loadgen "$RP" "$LOAD_BOUND" "${GET_ARGS[@]}" --dist seq -n "$KEYS" -r "$KEYS"
-sampler_stop rverify
+sampler_stop "$WORK/rss.rverify"
 row "GET every key" "redis lru ${MAXMEM_MB}mb" "" "$RSS_MB"
 R_LOST=$(lg nil)
 stop "$RPID"
@@ -387,9 +328,9 @@ RP=$(free_port)
 start redis redis-ram "$RP" "${REDIS_RAM[@]}"
 RPID=$STARTED
 wait_ping "$RP" "$RPID" redis-ram
-sampler_start "$RPID" rram
+sampler_start "$RPID" "$WORK/rss.rram"
 loadgen "$RP" "$LOAD_BOUND" "${LOAD_ARGS[@]}" -n "$KEYS" -r "$KEYS"
-sampler_stop rram; R_PEAK_RAM=$RSS_MB
+sampler_stop "$WORK/rss.rram"; R_PEAK_RAM=$RSS_MB
 row "load (SET seq)" "redis, no maxmemory" "" "$R_PEAK_RAM" set
 logcmd redis-cli -p PORT save
 t0=$(now_ns)
@@ -412,8 +353,7 @@ rm -rf "$WORK/redis-ram"
 
 # --------------------------------------------------------------- summary
 S_PEAK=$(printf '%s\n' "$S_PEAK_LOAD" "$S_PEAK_UNI" "$S_PEAK_ZIPF" | sort -n | tail -n 1)
-RATIO=$(py 'try: print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}")
-except (ValueError, ZeroDivisionError): print("n/a")' "$S_ZIPF_RPS" "$S_RAM_RPS")
+RATIO=$(ratio "$S_ZIPF_RPS" "$S_RAM_RPS")
 yesno() { py 'try: print("yes" if eval(sys.argv[1]) else "**no**")
 except Exception: print("n/a")' "$1"; }
 S_NILS=$(( ${S_UNI_NIL/-/0} + ${S_ZIPF_NIL/-/0} + ${S_LOST/-/0} ))
@@ -453,13 +393,12 @@ echo
 cat "$NOTES"
 echo "(script runtime ${ELAPSED} s)"
 if [ "$RECORD" = 1 ]; then
-    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git diff --quiet HEAD -- 2>/dev/null || rev="$rev + uncommitted changes"
+    rev=$(git_rev_state)
     {
         echo
         echo "## Larger than RAM ($(date -u '+%Y-%m-%d %H:%M UTC')) — $rev"
         echo
-        echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(redis-server --version | cut -d' ' -f1-3)."
+        machine_line model
         echo
         echo "\`bench/larger-than-ram.sh --keys $KEYS --small-keys $SMALL_KEYS --seconds $SECONDS_PER_RUN --warmup $WARMUP\` ($ELAPSED s)."
         echo "$KEYS keys x $VALUE_BYTES B (incompressible: \"<index>:\" + splitmix64 bytes); loadgen (bench/loadgen.c, \`cc -O2 -pthread\`) 8 connections, pipeline 16, every GET value verified."

@@ -17,6 +17,8 @@
 # Usage: bench/replication.sh [--record] [--requests N] [--keep]
 #   --keep leaves the temp dir (data and logs) in place for inspection.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RECORD=0
 KEEP=0
@@ -32,23 +34,10 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-STRATA=${STRATA_BIN:-$PWD/bin/strata-server}
-[ -x "$STRATA" ] || { echo "build first: make" >&2; exit 1; }
-for c in redis-server redis-cli redis-benchmark; do
-    command -v "$c" >/dev/null || { echo "$c missing: scripts/install-deps.sh" >&2; exit 1; }
-done
+STRATA=$(strata_bin)
+need redis-server redis-cli redis-benchmark
 
-WORK=$(mktemp -d /tmp/strata-repl-bench.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PIDS=()     # servers still running
-SAMPLER=""  # RSS sampler loop
-cleanup() {
-    if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [ "$KEEP" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+make_workdir strata-repl-bench
 
 STRATA_ARGS=(--bind 127.0.0.1 --maxmemory 128mb --appendfsync everysec)
 REDIS_ARGS=(--bind 127.0.0.1 --save "" --appendonly no --maxmemory 0)
@@ -61,19 +50,13 @@ start() {
     shift 3
     mkdir -p "$WORK/$name"
     if [ "$kind" = strata ]; then
-        "$STRATA" --port "$port" "${STRATA_ARGS[@]}" --dir "$WORK/$name" \
-            --logfile "$WORK/$name.log" "$@" &
+        spawn "$STRATA" --port "$port" "${STRATA_ARGS[@]}" --dir "$WORK/$name" \
+            --logfile "$WORK/$name.log" "$@"
     else
-        redis-server --port "$port" "${REDIS_ARGS[@]}" --dir "$WORK/$name" \
-            --logfile "$WORK/$name.log" "$@" &
+        spawn redis-server --port "$port" "${REDIS_ARGS[@]}" --dir "$WORK/$name" \
+            --logfile "$WORK/$name.log" "$@"
     fi
-    STARTED=$!
-    PIDS+=("$STARTED")
-    for _ in $(seq 1 100); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-        kill -0 "$STARTED" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_pong "$port" "$STARTED" 100 && return 0
     echo "$kind server $name on port $port did not start; log:" >&2
     tail -n 20 "$WORK/$name.log" >&2 || true
     exit 1
@@ -81,51 +64,17 @@ start() {
 
 # stop PID: SIGTERM, up to 120 s for a clean shutdown, then SIGKILL.
 stop() {
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 1200); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "pid $pid did not exit after SIGTERM in 120 s: SIGKILL" >&2
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    local keep=()
-    for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
-    PIDS=("${keep[@]}")
-}
-
-# field PORT SECTION NAME -> value of NAME: in INFO SECTION ("" if absent)
-field() {
-    redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' |
-        awk -F: -v k="$3" '$1 == k { print substr($0, length(k) + 2); exit }' || true
+    stop_server "$1" 120 || echo "pid $1 did not exit after SIGTERM in 120 s: SIGKILL" >&2
 }
 
 wait_link_up() {
-    local port=$1 i
-    for i in $(seq 1 600); do
+    local port=$1
+    for _ in $(seq 1 600); do
         [ "$(field "$port" replication master_link_status)" = up ] && return 0
         sleep 0.1
     done
     echo "replica on port $port: master_link_status never became up" >&2
     return 1
-}
-
-# Peak VmRSS (kB) of PID, sampled every 0.2 s, written to FILE.
-rss_sampler() {
-    local pid=$1 out=$2 peak=0 k v _
-    echo 0 >"$out"
-    while [ -r "/proc/$pid/status" ]; do
-        v=0
-        while read -r k v _; do [ "$k" = VmRSS: ] && break; done <"/proc/$pid/status" 2>/dev/null || true
-        if [ "${v:-0}" -gt "$peak" ] 2>/dev/null; then
-            peak=$v
-            echo "$peak" >"$out"
-        fi
-        sleep 0.2
-    done
 }
 
 # bench PORT -> rps (or "failed")
@@ -221,8 +170,7 @@ run_config() {
         sf0=$(field "$mp" stats sync_full)
         echo "   replica link up; master sync_full=$sf0 before the load" >&2
     fi
-    rss_sampler "$mpid" "$WORK/$name.rss" &
-    SAMPLER=$!
+    sampler_start "$mpid" "$WORK/$name.rss"
     rps=$(bench "$mp")
     echo "   rps $rps" >&2
     if [ "$replicated" = 1 ]; then
@@ -232,11 +180,8 @@ run_config() {
             catch=$(catchup_redis "$mp" "$rp")
         fi
     fi
-    kill "$SAMPLER" 2>/dev/null || true
-    wait "$SAMPLER" 2>/dev/null || true
-    SAMPLER=""
-    local rss_mb
-    rss_mb=$(awk '{ printf "%.0f", $1 / 1024 }' "$WORK/$name.rss")
+    sampler_stop "$WORK/$name.rss"
+    local rss_mb=$RSS_MB
     if [ "$replicated" = 1 ]; then
         echo "   catch-up: $catch" >&2
         sf1=$(field "$mp" stats sync_full)
@@ -265,7 +210,7 @@ run_config() {
     RPS[$name]=$rps
     if [ "$kind" = strata ]; then
         local stalls
-        stalls=$(cat "$WORK/$name-master"/LOG "$WORK/$name-master"/*/LOG 2>/dev/null | grep -c 'Stopping writes\|Stalling writes' || true)
+        stalls=$(rocksdb_stalls "$WORK/$name-master")
         [ "${stalls:-0}" -gt 0 ] && echo "- $label: RocksDB LOG on the master has $stalls write stall/stop lines." >>"$NOTES"
     fi
     show_logs "$WORK/$name-master.log" "$WORK/$name-replica.log" >&2
@@ -279,11 +224,6 @@ run_config strata 1
 run_config redis 0
 run_config redis 1
 
-ratio() {
-    python3 -c "import sys
-try: print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')
-except (ValueError, ZeroDivisionError): print('n/a')" "$1" "$2"
-}
 S_RATIO=$(ratio "${RPS[strata-repl]}" "${RPS[strata-single]}")
 R_RATIO=$(ratio "${RPS[redis-repl]}" "${RPS[redis-single]}")
 SR_RATIO=$(ratio "${RPS[strata-repl]}" "${RPS[redis-repl]}")
@@ -297,13 +237,12 @@ SR_RATIO=$(ratio "${RPS[strata-repl]}" "${RPS[redis-repl]}")
 echo
 cat "$OUT"
 if [ "$RECORD" = 1 ]; then
-    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git diff --quiet HEAD -- 2>/dev/null || rev="$rev + uncommitted changes"
+    rev=$(git_rev_state)
     {
         echo
         echo "## Replication: 8 KB SET seed scenario ($(date -u '+%Y-%m-%d %H:%M UTC')) — $rev"
         echo
-        echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(redis-server --version | cut -d' ' -f1-3)."
+        machine_line model
         echo
         echo "Command lines (each configuration on fresh servers and directories, one after the other):"
         echo "\`strata-server --port P ${STRATA_ARGS[*]} --dir D\` (replica adds \`--replicaof 127.0.0.1 MASTERPORT\`);"
