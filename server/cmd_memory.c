@@ -16,6 +16,10 @@ static void memoryUsage(client *c)
             long long n;
             if (getLongLongOrReply(c, c->argv[i + 1], c->argvlen[i + 1], &n, NULL) != C_OK)
                 return;
+            if (n < 0) {
+                addReplyErrorSyntax(c);
+                return;
+            }
         } else {
             addReplyErrorSyntax(c);
             return;

@@ -135,6 +135,15 @@ static void keeperStep(void)
     size_t resident = 0, allocated = memAllocated(&resident);
     memPeak(allocated);
     size_t used = resident > allocated ? resident : allocated;
+    if (used > cfg.maxmemory) {
+        /* Resident still counts pages freed in the last decay period: give
+         * them back first, or every cut would free pages that make the next
+         * measurement look over again (the budget fell to its floor under a
+         * read-only load). */
+        memPurge();
+        allocated = memAllocated(&resident);
+        used = resident > allocated ? resident : allocated;
+    }
     size_t max = cfg.maxmemory, target = atomic_load(&hotsetTarget);
     size_t budget = atomic_load(&hotsetBudget), nb = budget;
     stStats ss;

@@ -49,6 +49,7 @@
 #define HS_SHARDS 64
 #define HS_SHARD_BITS 6
 #define HS_DOOR_SLOTS 65536 /* power of two */
+#define HS_EVICT_SHARDS 4    /* shards sampled per eviction */
 #define HS_MIN_BUCKETS 16
 #define HS_MAX_ENTRY_FRACTION 8
 
@@ -186,38 +187,73 @@ static int hsCacheable(hotset *hs, size_t bytes) {
 
 /* ---- Helpers: eviction --------------------------------------------------- */
 
-/* Evicts one sampled entry from the next non-empty shard.  Returns 1 if it
- * evicted something, 0 if the hot set is empty. */
-static int hotsetEvictOne(hotset *hs) {
-    unsigned start = atomic_fetch_add(&hs->evict_cursor, 1);
-    for (unsigned t = 0; t < HS_SHARDS; t++) {
-        hsShard *s = &hs->shards[(start + t) % HS_SHARDS];
-        pthread_mutex_lock(&s->mu);
-        if (s->count == 0) {
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        hsEntry **victim = NULL;
-        uint64_t best = 0;
-        int found = 0, samples = evictSamples();
-        uint32_t now = stLruClock();
-        size_t b = stRandom64() & (s->nbuckets - 1);
-        for (size_t i = 0; i < s->nbuckets && found < samples; i++) {
-            hsEntry **pp = &s->buckets[(b + i) & (s->nbuckets - 1)];
-            for (; *pp && found < samples; pp = &(*pp)->next, found++) {
-                uint64_t score = evictScore((*pp)->obj, now);
-                if (!victim || score > best) {
-                    victim = pp;
-                    best = score;
-                }
+/* The best victim among maxmemory-samples entries of shard s from a random
+ * bucket on (caller holds s->mu); *score gets its score.  NULL if empty. */
+static hsEntry *hsSampleShard(hsShard *s, uint32_t now, uint64_t *score) {
+    hsEntry *victim = NULL;
+    int found = 0, samples = evictSamples();
+    size_t b = stRandom64() & (s->nbuckets - 1);
+    for (size_t i = 0; i < s->nbuckets && found < samples; i++) {
+        for (hsEntry *e = s->buckets[(b + i) & (s->nbuckets - 1)]; e && found < samples;
+             e = e->next, found++) {
+            uint64_t sc = evictScore(e->obj, now);
+            if (!victim || sc > *score) {
+                victim = e;
+                *score = sc;
             }
         }
-        hsRemove(hs, s, victim);
-        hsMaybeShrink(s);
-        pthread_mutex_unlock(&s->mu);
-        return 1;
     }
-    return 0;
+    return victim;
+}
+
+/* Evicts the best of the samples of HS_EVICT_SHARDS non-empty shards.  One
+ * shard alone is not enough once the hot set is small: a shard holding only
+ * a few keys would have to give up keys the policy wants kept.  The chosen
+ * entry is looked up again under its shard's lock (it may have gone).
+ * Returns 1 if it evicted something, 0 if the hot set is empty. */
+static int hotsetEvictOne(hotset *hs) {
+    unsigned start = atomic_fetch_add(&hs->evict_cursor, HS_EVICT_SHARDS);
+    uint32_t now = stLruClock();
+    int best_shard = -1, sampled = 0;
+    uint64_t best = 0, best_hash = 0;
+    uint16_t best_pdb = 0;
+    char keybuf[256], *best_key = keybuf;
+    size_t best_klen = 0, cap = sizeof(keybuf);
+    for (unsigned t = 0; t < HS_SHARDS && sampled < HS_EVICT_SHARDS; t++) {
+        int si = (int)((start + t) % HS_SHARDS);
+        hsShard *s = &hs->shards[si];
+        pthread_mutex_lock(&s->mu);
+        uint64_t score = 0;
+        hsEntry *e = s->count ? hsSampleShard(s, now, &score) : NULL;
+        if (e && (best_shard < 0 || score > best)) {
+            if (e->klen > cap) {
+                char *k = malloc(e->klen);
+                if (!k) abort();
+                if (best_key != keybuf) free(best_key);
+                best_key = k;
+                cap = e->klen;
+            }
+            if (e->klen) memcpy(best_key, e->key, e->klen);
+            best_klen = e->klen;
+            best_hash = e->hash;
+            best_pdb = e->pdb;
+            best = score;
+            best_shard = si;
+        }
+        if (e) sampled++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (best_shard < 0) return 0;
+    hsShard *s = &hs->shards[best_shard];
+    pthread_mutex_lock(&s->mu);
+    hsEntry **pp = hsFindSlot(s, best_pdb, best_key, best_klen, best_hash);
+    if (*pp) {
+        hsRemove(hs, s, pp);
+        hsMaybeShrink(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (best_key != keybuf) free(best_key);
+    return 1;
 }
 
 /* Evicts until the byte count fits the budget (invariant 4).  Called with no

@@ -12,7 +12,7 @@ Where Strata differs from Redis by design, and what these tests do instead:
   a pass of GETs (each GET counts exactly one of them; a hit means the value
   was in RAM).
 - Every policy, noeviction included, evicts from RAM; nothing answers -OOM
-  under maxmemory (noeviction matters only for maxstorage, not built yet).
+  under maxmemory (that is maxstorage's job, not tested here).
 - The LRU clock counts whole seconds (as Redis's LRU_CLOCK_RESOLUTION of
   1000 ms), so keys touched within the same second tie.  The LRU test waits,
   on the server's own clock (OBJECT IDLETIME), for the second to turn between
@@ -20,28 +20,27 @@ Where Strata differs from Redis by design, and what these tests do instead:
 - A read miss is admitted to the hot set only on its second miss once the
   hot set is half full (scan resistance), so the tests "warm" a key by
   reading it twice.
-- The memory keeper shrinks the hot set's budget while RSS is above
-  maxmemory (memtables grow during bulk writes) and grows it back within
-  about a second; tests wait for the full budget (hotset_max_bytes = 35% of
-  maxmemory) before they measure, and make the eviction pressure with reads
-  (admitted on the second miss) rather than writes, so the budget holds still
-  while they measure.
+- The LFU counter lives with the cached object: a key read back from disk
+  starts again at 5 (Redis never drops a key's counter without the key).
+- The memory keeper trims the hot set's budget while jemalloc's resident
+  bytes are above maxmemory, and gives it back within about a second.  Tests
+  wait for the full budget (hotset_max_bytes = 35% of maxmemory) before they
+  measure, and make eviction pressure by reading (admitted on the second
+  miss) rather than writing, so that memtables do not grow while they measure.
 
 Bulk loads and read-backs go through a bare RESP socket: the whole expected
 reply stream (every value is derived from its key) is compared byte for
 byte, and redis-py's per-command cost would dominate the runtime.
 """
-import os
 import socket
 import tempfile
 import threading
 import time
 
 import pytest
-import redis
 
 from checks import assert_error, raw_line
-from strata import SLOW, StrataServer, wait_until
+from strata import ASAN, SLOW, StrataServer, wait_until
 
 MAXMEM_BYTES = 32 << 20
 MAXMEM_ARGS = ["--maxmemory", "32mb"]
@@ -53,6 +52,14 @@ ENTRY_BYTES = 1165
 HOTSET_CAPACITY = HOTSET_SHARE_BYTES // ENTRY_BYTES  # about 10,000 keys
 # The issue's RSS bound: maxmemory + 15% + 32 MB (code, libraries, stacks).
 RSS_BOUND_KB = int((MAXMEM_BYTES * 1.15 + (32 << 20)) / 1024)
+
+# The policy tests used to end every batch of 1,000 commands with MEMORY
+# PURGE: the keeper cut the hot set's budget (down to its 1 MB floor in some
+# runs) during a read-only stream while allocated memory was ~60% of
+# maxmemory, because jemalloc's resident bytes still held pages freed
+# moments ago (dirty_decay_ms 250, longer than the keeper's 100 ms step).
+# The keeper now purges before it cuts; True brings the workaround back.
+KEEPER_WORKAROUND = False
 
 POLICIES = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
             "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]
@@ -86,7 +93,16 @@ def resp(*args):
     return b"".join(out)
 
 
-# -------------------------------------------------------- bulk raw RESP ---
+def get_reply(prefix, i):
+    return b"$%d\r\n%s\r\n" % (VALUE_BYTES, value(prefix, i))
+
+
+def twice(indices):
+    """Each index twice in a row: the second miss admits the key."""
+    return [i for i in indices for _ in (0, 1)]
+
+
+# ------------------------------------------------------------ bulk traffic ---
 
 class RawConn:
     """A bare RESP connection that sends a batch of commands and checks the
@@ -116,94 +132,103 @@ class RawConn:
                                  f"{expected[max(0, at - 40):at + 80]!r}")
 
 
-def run_batches(server, indices, command, reply, limit_s, batch=1000):
-    """Sends command(i) for every i of indices in pipelined batches and
-    checks each reply(i); bounded by len(indices) and limit_s seconds."""
-    indices = list(indices)
-    conn = RawConn(server)
-    t0 = time.monotonic()
-    try:
-        for j in range(0, len(indices), batch):
-            elapsed = time.monotonic() - t0
-            assert elapsed < limit_s * SLOW, \
-                f"bulk run too slow: {j} of {len(indices)} after {elapsed:.0f} s"
-            part = indices[j:j + batch]
-            conn.batch([command(i) for i in part], b"".join(reply(i) for i in part))
-    finally:
-        conn.close()
+class Traffic:
+    """Pipelined SETs and GETs against one server, every reply checked.
+    purge: end each batch with MEMORY PURGE (KEEPER_WORKAROUND)."""
+
+    BATCH = 1000
+
+    def __init__(self, server, purge=False):
+        self.server = server
+        self.purge = purge
+        self.c = server.client(decode_responses=True)
+
+    def run(self, indices, command, reply, limit_s):
+        """Sends command(i) for every i of indices and checks each reply(i);
+        bounded by len(indices) and limit_s seconds."""
+        indices = list(indices)
+        tail = [resp(b"MEMORY", b"PURGE")] if self.purge else []
+        tail_reply = b"+OK\r\n" if self.purge else b""
+        conn = RawConn(self.server)
+        t0 = time.monotonic()
+        try:
+            for j in range(0, len(indices), self.BATCH):
+                elapsed = time.monotonic() - t0
+                assert elapsed < limit_s * SLOW, \
+                    f"bulk run too slow: {j} of {len(indices)} after {elapsed:.0f} s"
+                part = indices[j:j + self.BATCH]
+                conn.batch([command(i) for i in part] + tail,
+                           b"".join(reply(i) for i in part) + tail_reply)
+        finally:
+            conn.close()
+
+    def load(self, prefix, n, ex=None, limit_s=60):
+        """SETs prefix:i to value(prefix, i) for i in [0, n)."""
+        extra = () if ex is None else (b"EX", ex)
+        self.run(range(n), lambda i: resp(b"SET", key(prefix, i), value(prefix, i), *extra),
+                 lambda i: b"+OK\r\n", limit_s)
+
+    def read(self, prefix, indices, limit_s=60):
+        """GETs prefix:i for every i of indices (repeats allowed) and checks
+        each value exactly."""
+        self.run(indices, lambda i: resp(b"GET", key(prefix, i)),
+                 lambda i: get_reply(prefix, i), limit_s)
+
+    def hotset_counts(self):
+        i = self.c.info("memory")
+        return i["hotset_hits"], i["hotset_misses"]
+
+    def hit_ratio(self, prefix, indices):
+        """Reads the keys once and returns the share served from RAM.
+        Nothing else runs on the server meanwhile, so hits + misses is
+        exactly the number of GETs."""
+        indices = list(indices)
+        h0, m0 = self.hotset_counts()
+        self.read(prefix, indices)
+        h1, m1 = self.hotset_counts()
+        assert (h1 - h0) + (m1 - m0) == len(indices), (h1 - h0, m1 - m0, len(indices))
+        return (h1 - h0) / len(indices)
+
+    def assert_pressure(self, prefix, n):
+        """After prefix:0..n-1 were pulled through RAM (read twice each), more
+        keys than the hot set holds: most have left it again, so what stayed
+        was chosen by the policy, not kept for lack of pressure.  (Which of
+        them left is not checked: keys used within one LRU second tie.)"""
+        assert n > HOTSET_CAPACITY
+        stayed = self.hit_ratio(prefix, range(0, n, 10))
+        assert stayed <= 0.8, \
+            f"{stayed:.0%} of the {n} streamed keys still in RAM; {self.c.info('memory')}"
+
+    def wait_full_budget(self):
+        """Waits until the memory keeper has given the hot set its whole
+        share back after a bulk write (see the module docstring)."""
+        wait_until(lambda: self.c.info("memory")["hotset_max_bytes"] == HOTSET_SHARE_BYTES,
+                   timeout=30, interval=0.1,
+                   msg=f"hot set budget back at {HOTSET_SHARE_BYTES} bytes")
+
+    def wait_next_lru_second(self):
+        """Returns once everything touched before the call is at least one
+        LRU clock tick (1 s) older than anything touched after it."""
+        self.c.set("lru-marker", "x")
+        wait_until(lambda: self.c.object("idletime", "lru-marker") >= 1, timeout=5,
+                   interval=0.05, msg="the server's LRU clock to tick")
 
 
-def load(server, prefix, n, start=0, ex=None, limit_s=60):
-    """SETs prefix:i to value(prefix, i) for i in [start, start + n)."""
-    extra = () if ex is None else (b"EX", ex)
-    run_batches(server, range(start, start + n),
-                lambda i: resp(b"SET", key(prefix, i), value(prefix, i), *extra),
-                lambda i: b"+OK\r\n", limit_s)
+# The ASan build has no jemalloc (STRATA_NO_JEMALLOC): the keeper steers by
+# RSS, which ASan's shadow memory alone keeps above 32 MB (~47 MB idle), so
+# the hot set sits at its 1 MB floor and never gets the share these tests
+# measure against.  The eviction paths still run under ASan in
+# test_eviction_never_loses_data and test_policy_holds_in_a_small_hot_set.
+needs_hotset_share = pytest.mark.skipif(
+    ASAN, reason="ASan build: no jemalloc, RSS > 32mb keeps the hot set at its floor")
 
 
-def get_reply(prefix, i):
-    return b"$%d\r\n%s\r\n" % (VALUE_BYTES, value(prefix, i))
+def policy_traffic(make_server, policy, maxmemory="32mb"):
+    s = make_server(args=["--maxmemory", maxmemory, "--maxmemory-policy", policy]).start()
+    return s, Traffic(s, purge=KEEPER_WORKAROUND)
 
 
-def read_back(server, prefix, indices, limit_s=60):
-    """GETs prefix:i for every i of indices (repeats allowed) and checks each
-    value exactly."""
-    run_batches(server, indices, lambda i: resp(b"GET", key(prefix, i)),
-                lambda i: get_reply(prefix, i), limit_s)
-
-
-def twice(indices):
-    """Each index twice in a row: the second miss admits the key."""
-    return [i for i in indices for _ in (0, 1)]
-
-
-# ------------------------------------------------------ hot set figures ---
-
-def hotset_counts(c):
-    i = c.info("memory")
-    return i["hotset_hits"], i["hotset_misses"]
-
-
-def hit_ratio(server, c, prefix, indices):
-    """Reads the keys once and returns the share served from RAM.  Nothing
-    else runs on the server meanwhile, so hits + misses is exactly the number
-    of GETs."""
-    indices = list(indices)
-    h0, m0 = hotset_counts(c)
-    read_back(server, prefix, indices)
-    h1, m1 = hotset_counts(c)
-    assert (h1 - h0) + (m1 - m0) == len(indices), (h1 - h0, m1 - m0, len(indices))
-    return (h1 - h0) / len(indices)
-
-
-def assert_pressure(server, c, prefix, n):
-    """After n keys were pulled through RAM (read twice each): the hot set is
-    full at its whole budget and most of those keys have left it again, so
-    whatever stayed was chosen by the policy, not kept for lack of
-    pressure.  (Which of them left is not checked: within one LRU second
-    they tie, so the choice among them is effectively random.)"""
-    info = c.info("memory")
-    assert info["hotset_max_bytes"] == HOTSET_SHARE_BYTES, f"budget moved while measuring: {info}"
-    assert info["hotset_bytes"] >= HOTSET_SHARE_BYTES * 9 // 10, info
-    stayed = hit_ratio(server, c, prefix, range(0, n, 10))
-    assert stayed <= 0.8, f"{stayed:.0%} of the {n} streamed keys still in RAM; {info}"
-
-
-def wait_full_budget(c):
-    """Waits until the memory keeper has given the hot set its whole share
-    back after a bulk write (see the module docstring)."""
-    wait_until(lambda: c.info("memory")["hotset_max_bytes"] == HOTSET_SHARE_BYTES,
-               timeout=30, interval=0.1,
-               msg=f"hot set budget back at {HOTSET_SHARE_BYTES} bytes")
-
-
-def wait_next_lru_second(c):
-    """Returns once everything touched before the call is at least one LRU
-    clock tick (1 s) older than anything touched after it."""
-    c.set("lru-marker", "x")
-    wait_until(lambda: c.object("idletime", "lru-marker") >= 1, timeout=5, interval=0.05,
-               msg="the server's LRU clock to tick")
-
+# ------------------------------------------------------------------- RSS ---
 
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -240,11 +265,8 @@ class RssSampler:
     def __exit__(self, *exc):
         self._done.set()
         self._thread.join()
-        self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
-
-
-def small_memory_server(make_server, policy, *extra):
-    return make_server(args=MAXMEM_ARGS + ["--maxmemory-policy", policy] + list(extra)).start()
+        if exc[0] is None:
+            self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
 
 
 # ------------------------------------------------ eviction keeps the data ---
@@ -256,74 +278,77 @@ N_POLICY_KEYS = 20000  # 20 MB of values: about 2x the hot set's share
 def test_eviction_never_loses_data(make_server, policy):
     """Under every policy, with 32mb and twice the hot set's share written,
     every key reads back with its value and TTL, and DBSIZE is exact."""
-    s = small_memory_server(make_server, policy)
-    c = s.client(decode_responses=True)
-    n = N_POLICY_KEYS
-    ttl_s = 1000000
+    s = make_server(args=MAXMEM_ARGS + ["--maxmemory-policy", policy]).start()
+    t = Traffic(s)  # no purge: this one runs as a client would
+    c = t.c
+    n, ttl_s = N_POLICY_KEYS, 1000000
     # Every fourth key has a long TTL, so volatile-* policies have both kinds.
-    run_batches(s, range(n),
-                lambda i: resp(b"SET", key(b"p", i), value(b"p", i),
-                               *((b"EX", ttl_s) if i % 4 == 0 else ())),
-                lambda i: b"+OK\r\n", limit_s=60)
+    t.run(range(n), lambda i: resp(b"SET", key(b"p", i), value(b"p", i),
+                                   *((b"EX", ttl_s) if i % 4 == 0 else ())),
+          lambda i: b"+OK\r\n", limit_s=60)
     info = c.info("memory")
     assert info["maxmemory_policy"] == policy
     assert info["maxmemory"] == MAXMEM_BYTES
-    # The data did not simply fit: most of it is not in RAM.
-    assert info["hotset_keys"] < n // 2, info
-    assert info["hotset_bytes"] <= info["hotset_max_bytes"] <= HOTSET_SHARE_BYTES, info
-    read_back(s, b"p", range(n))
+    # The data did not simply fit: the hot set holds about half of it.
+    assert info["hotset_keys"] < n * 3 // 4, info
+    # The keeper may have trimmed the budget, never raised it past the share.
+    assert 0 < info["hotset_max_bytes"] <= HOTSET_SHARE_BYTES, info
+    t.read(b"p", range(n))
     assert c.dbsize() == n
     p = c.pipeline(transaction=False)
     for i in range(n):
         p.ttl(key(b"p", i))
-    ttls = p.execute()
-    for i, t in enumerate(ttls):
+    for i, ttl in enumerate(p.execute()):
         if i % 4 == 0:
-            assert ttl_s - 60 <= t <= ttl_s, (i, t)
+            assert ttl_s - 60 <= ttl <= ttl_s, (i, ttl)
         else:
-            assert t == -1, (i, t)
+            assert ttl == -1, (i, ttl)
 
 
 # ------------------------------------------------------------------- LRU ---
 
+@needs_hotset_share
 def test_lru_keeps_recently_used_keys_hot(make_server):
     """allkeys-lru: keys read again and again stay in RAM while a stream of
     other keys passes through; keys not read since they were written leave.
 
-    Sequence: write 12k cold keys, 16k warm keys, 500 hot keys (the cold ones
-    are pushed out of RAM by the later writes).  Fill the hot set with warm
-    keys (read twice: admitted), let the LRU clock tick, read the hot keys
-    (now the most recent), then pull 5k more warm keys through RAM.  Those
-    5k evictions must take the older warm keys, not the hot ones.
+    Write 12k cold keys, then ~19k warm keys and 300 hot keys (the 19 MB
+    written after the cold keys push them out of RAM).  Fill the hot set
+    with warm keys (read twice: admitted).  Then two rounds of: let the LRU
+    clock tick, read the hot keys (now the most recent), pull 4,000 more
+    warm keys through RAM.  Each round's evictions should take keys last
+    used in an earlier second, not a hot key: only when all 5 sampled
+    entries are from the current second (hot keys and that round's keys,
+    at most 43% of the hot set) can a hot key go.
 
-    Thresholds: eviction samples 5 entries, so late in the stream a sample
-    can hold no old entry and pick a hot key; that costs a few percent.
-    Random eviction would keep only about exp(-5000/10000) = 60% of the hot
-    keys, so >= 80% hits separates LRU from no policy.  Cold keys: at most
-    the last few hundred written survive the 16 MB written after them, so
-    >= 80% misses is far from the expected ~100%."""
-    s = small_memory_server(make_server, "allkeys-lru")
-    c = s.client(decode_responses=True)
-    n_cold, n_warm, n_hot = 12000, 16000, 500
+    Thresholds, measured: LRU keeps 96-97% of the hot keys; allkeys-random
+    keeps 66-70% (about exp(-4000/10000): each round re-admits the hot keys,
+    so only the last round counts), so >= 85% tells them apart.  Cold keys:
+    at most a handful can still be in RAM; >= 80% misses is far from the
+    expected ~100%."""
+    s, t = policy_traffic(make_server, "allkeys-lru")
+    n_cold, n_hot, n_round = 12000, 300, 4000
     fill = HOTSET_CAPACITY + 1000
-    load(s, b"cold", n_cold)
-    load(s, b"warm", n_warm)
-    load(s, b"hot", n_hot)
-    wait_full_budget(c)
-    read_back(s, b"warm", twice(range(fill)))
-    wait_next_lru_second(c)
-    read_back(s, b"hot", twice(range(n_hot)))
-    read_back(s, b"warm", twice(range(fill, n_warm)))
-    info = c.info("memory")
-    assert info["hotset_max_bytes"] == HOTSET_SHARE_BYTES, "budget moved while measuring"
-    hot = hit_ratio(s, c, b"hot", range(n_hot))
-    cold = hit_ratio(s, c, b"cold", range(0, n_cold, 12))
-    assert hot >= 0.8, f"hot keys: {hot:.0%} hits; {info}"
-    assert cold <= 0.2, f"cold keys: {cold:.0%} hits; {info}"
+    n_warm = fill + 2 * n_round
+    t.load(b"cold", n_cold)
+    t.load(b"warm", n_warm)
+    t.load(b"hot", n_hot)
+    t.wait_full_budget()
+    t.read(b"warm", twice(range(fill)))
+    for first in (fill, fill + n_round):
+        t.wait_next_lru_second()
+        t.read(b"hot", twice(range(n_hot)))
+        t.read(b"warm", twice(range(first, first + n_round)))
+    hot = t.hit_ratio(b"hot", range(n_hot))
+    cold = t.hit_ratio(b"cold", range(0, n_cold, 12))
+    assert hot >= 0.85, f"hot keys: {hot:.0%} hits; {t.c.info('memory')}"
+    assert cold <= 0.2, f"cold keys: {cold:.0%} hits; {t.c.info('memory')}"
+    t.assert_pressure(b"warm", n_warm)
 
 
 # ---------------------------------------------------------- volatile-lru ---
 
+@needs_hotset_share
 def test_volatile_lru_evicts_keys_with_ttl_first(make_server):
     """volatile-lru: 300 keys without TTL stay in RAM while 1.5x the hot
     set's capacity of keys with a TTL passes through it.  No clock tick is
@@ -331,21 +356,20 @@ def test_volatile_lru_evicts_keys_with_ttl_first(make_server):
     evict the kept keys first (they are the oldest), and only the volatile
     preference keeps them.  A sample of 5 entries holds no TTL key with
     probability (300/10000)^5, so >= 90% hits is generous."""
-    s = small_memory_server(make_server, "volatile-lru")
-    c = s.client(decode_responses=True)
+    s, t = policy_traffic(make_server, "volatile-lru")
     n_ttl, n_keep = 20000, 300
-    load(s, b"ttl", n_ttl, ex=3600)
-    load(s, b"keep", n_keep)
-    wait_full_budget(c)
-    read_back(s, b"keep", twice(range(n_keep)))
+    t.load(b"ttl", n_ttl, ex=3600)
+    t.load(b"keep", n_keep)
+    t.wait_full_budget()
+    t.read(b"keep", twice(range(n_keep)))
     churn = HOTSET_CAPACITY * 3 // 2
-    read_back(s, b"ttl", twice(range(churn)))
-    assert_pressure(s, c, b"ttl", churn)
-    keep = hit_ratio(s, c, b"keep", range(n_keep))
-    assert keep >= 0.9, f"keys without TTL: {keep:.0%} hits; {c.info('memory')}"
-    assert c.ttl(key(b"ttl", 0)) > 3500
-    assert c.ttl(key(b"keep", 0)) == -1
-    assert c.dbsize() == n_ttl + n_keep
+    t.read(b"ttl", twice(range(churn)))
+    keep = t.hit_ratio(b"keep", range(n_keep))
+    assert keep >= 0.9, f"keys without TTL: {keep:.0%} hits; {t.c.info('memory')}"
+    t.assert_pressure(b"ttl", churn)
+    assert t.c.ttl(key(b"ttl", 0)) > 3500
+    assert t.c.ttl(key(b"keep", 0)) == -1
+    assert t.c.dbsize() == n_ttl + n_keep
 
 
 # ------------------------------------------------------------------- LFU ---
@@ -356,7 +380,7 @@ def test_object_freq_and_runtime_policy_switch(make_server):
     With lfu-log-factor 0 every access counts, so the counter is exact: a
     new key starts at 5 (LFU_INIT_VAL), each GET or overwrite adds one,
     EXISTS and OBJECT do not touch (values checked against Redis 7.0)."""
-    s = small_memory_server(make_server, "allkeys-lru")
+    s = make_server(args=MAXMEM_ARGS + ["--maxmemory-policy", "allkeys-lru"]).start()
     c = s.client(decode_responses=True)
     c.set("f", "v")
     assert_error(c, LFU_NOT_SELECTED, "OBJECT", "FREQ", "f")
@@ -388,64 +412,95 @@ def test_object_freq_and_runtime_policy_switch(make_server):
     assert_error(c, LFU_NOT_SELECTED, "OBJECT", "FREQ", "h")
 
 
+@needs_hotset_share
 def test_lfu_keeps_frequently_used_keys(make_server):
-    """allkeys-lfu (switched on at runtime): 500 keys read 10 times each stay
+    """allkeys-lfu (switched on at runtime): 100 keys read 40 times each stay
     in RAM while 1.5x the hot set's capacity of other keys passes through it
     after them.  Under LRU that stream would push the hot keys out (they
-    are the oldest); under LFU the stream's keys carry the initial counter
-    (5) and the hot keys at least 6, so a sample of 5 entries picks a hot key
-    only when it holds nothing else: (500/10000)^5."""
-    s = small_memory_server(make_server, "allkeys-lru")
-    c = s.client(decode_responses=True)
-    assert c.config_set("maxmemory-policy", "allkeys-lfu") is True
-    n_other, n_hot = 16000, 500
-    load(s, b"other", n_other)
-    load(s, b"hot", n_hot)
-    wait_full_budget(c)
-    read_back(s, b"hot", [i for _ in range(10) for i in range(n_hot)])
-    freq = c.object("freq", key(b"hot", 0))
-    assert freq >= 6, (freq, c.info("memory"))
+    are the oldest).  Under LFU the stream's keys carry the initial counter
+    (5, or 6 when a read found one in RAM), the hot keys 7 or more after 40
+    accesses at lfu-log-factor 10 (about 33 accesses reach 8), so a sample
+    of 5 entries picks a hot key only when it holds nothing else."""
+    s, t = policy_traffic(make_server, "allkeys-lru")
+    assert t.c.config_set("maxmemory-policy", "allkeys-lfu") is True
+    n_other, n_hot, reads = 16000, 100, 40
+    t.load(b"other", n_other)
+    t.load(b"hot", n_hot)
+    t.wait_full_budget()
+    t.read(b"hot", [i for _ in range(reads) for i in range(n_hot)])
+    freqs = [t.c.object("freq", key(b"hot", i)) for i in range(0, n_hot, 5)]
+    assert min(freqs) >= 6 and sum(f >= 7 for f in freqs) >= len(freqs) // 2, freqs
     churn = HOTSET_CAPACITY * 3 // 2
-    read_back(s, b"other", twice(range(churn)))
-    assert_pressure(s, c, b"other", churn)
-    hot = hit_ratio(s, c, b"hot", range(n_hot))
-    assert hot >= 0.9, f"frequent keys: {hot:.0%} hits; {c.info('memory')}"
+    t.read(b"other", twice(range(churn)))
+    hot = t.hit_ratio(b"hot", range(n_hot))
+    assert hot >= 0.9, f"frequent keys: {hot:.0%} hits; {t.c.info('memory')}"
+    t.assert_pressure(b"other", churn)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lfu", "volatile-lru"])
+def test_policy_holds_in_a_small_hot_set(make_server, policy):
+    """The same choice with a hot set at the keeper's 1 MB floor (maxmemory
+    3mb: RocksDB's fixed memory alone is above it, so the budget stays at
+    the floor): 100 keys the policy must keep (read 40 times under LFU;
+    without TTL among keys with one under volatile-lru) are 11% of the ~900
+    keys in RAM, and 6,000 other keys pass through.  A sample of 5 holds
+    only kept keys with probability 0.11^5, so >= 90% of them must stay.
+    (About 55% stayed while hotsetEvictOne took its victim from one shard
+    round-robin, whatever that shard held: with ~14 keys per shard, a shard
+    new keys did not land in ran out of other keys and gave up kept ones.
+    It now takes the best of four shards' samples.)"""
+    s, t = policy_traffic(make_server, policy, maxmemory="3mb")
+    n_other, n_keep = 6000, 100
+    t.load(b"other", n_other, ex=3600 if policy.startswith("volatile") else None)
+    t.load(b"keep", n_keep)
+    t.read(b"keep", [i for _ in range(40) for i in range(n_keep)])
+    info = t.c.info("memory")
+    assert info["hotset_max_bytes"] <= 2 << 20, info  # at or near the floor
+    assert t.hit_ratio(b"keep", range(n_keep)) == 1.0
+    t.read(b"other", twice(range(n_other)))
+    keep = t.hit_ratio(b"keep", range(n_keep))
+    assert keep >= 0.9, f"kept keys: {keep:.0%} hits; {t.c.info('memory')}"
 
 
 # ------------------------------------------------------ scan resistance ---
 
+@needs_hotset_share
 def test_one_off_scan_does_not_flush_hot_keys(make_server):
-    """A hot set at least half full of hot keys, then one GET over each of
-    30k keys on disk (3x the hot set's capacity, as SCAN + GET would do):
-    the scanned keys miss once and are not admitted, so the hot keys are
-    still hits afterwards.  Without the doorkeeper, LRU would admit every
-    scanned key and evict the hot keys (they are older).  A key read twice
-    is admitted (the second miss), so a real working-set change still
-    reaches RAM."""
-    s = small_memory_server(make_server, "allkeys-lru")
-    c = s.client(decode_responses=True)
-    n_scan, n_hot = 30000, int(HOTSET_CAPACITY * 0.6)
-    load(s, b"scan", n_scan)
-    load(s, b"hot", n_hot)
-    wait_full_budget(c)
-    read_back(s, b"hot", twice(range(n_hot)))
-    info = c.info("memory")
+    """A hot set at least half full, then one GET over each of 30k keys on
+    disk (3x the hot set's capacity, as SCAN + GET would do): the scanned
+    keys miss once and are not admitted, so the hot keys are still hits
+    afterwards.  Without the doorkeeper, LRU would admit every scanned key
+    and evict the hot keys (they are older): ~0% hits.  A key read twice is
+    admitted (the second miss), so a real change of working set still
+    reaches RAM.  The hot keys take 30% of the hot set; 3,000 scanned keys
+    read twice before them fill it past half, the doorkeeper's condition."""
+    s, t = policy_traffic(make_server, "allkeys-lru")
+    n_scan, n_hot, n_filler = 30000, int(HOTSET_CAPACITY * 0.3), 3000
+    t.load(b"scan", n_scan)
+    t.load(b"hot", n_hot)
+    t.wait_full_budget()
+    t.read(b"scan", twice(range(n_scan - n_filler, n_scan)))
+    t.read(b"hot", twice(range(n_hot)))
+    info = t.c.info("memory")
     assert info["hotset_bytes"] >= info["hotset_max_bytes"] // 2, info
-    before = hit_ratio(s, c, b"hot", range(n_hot))
-    assert before >= 0.95, f"hot keys before the scan: {before:.0%} hits; {info}"
-    scanned = hit_ratio(s, c, b"scan", range(n_scan))
-    assert scanned <= 0.2, f"scan: {scanned:.0%} hits"
-    after = hit_ratio(s, c, b"hot", range(n_hot))
-    assert after >= 0.9, f"hot keys after the scan: {after:.0%} hits; {c.info('memory')}"
+    before = t.hit_ratio(b"hot", range(n_hot))
+    assert before >= 0.9, f"hot keys before the scan: {before:.0%} hits; {info}"
+    scanned = t.hit_ratio(b"scan", range(n_scan))
+    # The scan went to disk: at most the filler and the last keys written
+    # were in RAM, fewer than the hot set holds.
+    assert scanned <= HOTSET_CAPACITY / n_scan, f"scan: {scanned:.0%} hits"
+    after = t.hit_ratio(b"hot", range(n_hot))
+    assert after >= 0.8, f"hot keys after the scan: {after:.0%} hits; {t.c.info('memory')}"
     # Read twice more (the second miss admits), then they are served from RAM.
     again = range(0, 2000, 10)
-    read_back(s, b"scan", twice(again))
-    assert hit_ratio(s, c, b"scan", again) >= 0.8
+    t.read(b"scan", twice(again))
+    assert t.hit_ratio(b"scan", again) >= 0.8
 
 
 # ---------------------------------------------------------------- MEMORY ---
 
-# Redis 7.0's MEMORY HELP without MALLOC-STATS, which Strata does not have.
+# Redis 7.0's MEMORY HELP without the MALLOC-STATS entry: Strata has no
+# MEMORY MALLOC-STATS (an unknown subcommand there).
 MEMORY_HELP = [
     "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
@@ -570,7 +625,7 @@ def big():
     try:
         s = b.run(MAXMEM_ARGS)
         with RssSampler(s.proc.pid) as rss:
-            load(s, b"big", BIG_KEYS, limit_s=300)
+            Traffic(s).load(b"big", BIG_KEYS, limit_s=300)
         assert rss.samples > 10, rss.samples
         b.load_peak_kb = rss.peak_kb
         yield b
@@ -588,11 +643,12 @@ def test_rss_bounded_with_data_10x_maxmemory(big):
     c = s.client(decode_responses=True)
     assert c.dbsize() == BIG_KEYS
     with RssSampler(s.proc.pid) as rss:
-        read_back(s, b"big", range(BIG_KEYS), limit_s=300)
+        Traffic(s).read(b"big", range(BIG_KEYS), limit_s=300)
     assert rss.samples > 10, rss.samples
     assert c.dbsize() == BIG_KEYS
     info = c.info("memory")
-    assert info["hotset_bytes"] <= info["hotset_max_bytes"] <= HOTSET_SHARE_BYTES, info
+    # The keeper may have trimmed the budget, never raised it past the share.
+    assert 0 < info["hotset_max_bytes"] <= HOTSET_SHARE_BYTES, info
     assert big.load_peak_kb <= RSS_BOUND_KB, \
         f"RSS peaked at {big.load_peak_kb} kB during the load (bound {RSS_BOUND_KB} kB)"
     assert rss.peak_kb <= RSS_BOUND_KB, \
