@@ -102,7 +102,7 @@ size_t memHotsetBudget(void) { return atomic_load(&hotsetBudget); }
 /* The share of maxmemory the hot set gets when nothing else grows. */
 size_t memHotsetShare(void)
 {
-    return cfg.maxmemory ? cfg.maxmemory * 35 / 100 : 256ULL * 1024 * 1024;
+    return cfg.maxmemory ? cfg.maxmemory * 30 / 100 : 256ULL * 1024 * 1024;
 }
 
 void memApplySettings(void)

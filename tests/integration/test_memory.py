@@ -24,7 +24,7 @@ Where Strata differs from Redis by design, and what these tests do instead:
   starts again at 5 (Redis never drops a key's counter without the key).
 - The memory keeper trims the hot set's budget while jemalloc's resident
   bytes are above maxmemory, and gives it back within about a second.  Tests
-  wait for the full budget (hotset_max_bytes = 35% of maxmemory) before they
+  wait for the full budget (hotset_max_bytes = 30% of maxmemory) before they
   measure, and make eviction pressure by reading (admitted on the second
   miss) rather than writing, so that memtables do not grow while they measure.
 
@@ -44,7 +44,7 @@ from strata import ASAN, SLOW, StrataServer, wait_until
 
 MAXMEM_BYTES = 32 << 20
 MAXMEM_ARGS = ["--maxmemory", "32mb"]
-HOTSET_SHARE_BYTES = MAXMEM_BYTES * 35 // 100  # server/memory.c memHotsetShare()
+HOTSET_SHARE_BYTES = MAXMEM_BYTES * 30 // 100  # server/memory.c memHotsetShare()
 VALUE_BYTES = 1024
 # What one 1 KB string with a ~10-byte key costs in the hot set (MEMORY
 # USAGE says 1156 for a 3-byte key); used only to size the workloads.
