@@ -66,6 +66,7 @@ typedef struct replLink {
     uint64_t sent_next;        /* next seq after the last batch sent */
     uint64_t sent_bytes, acked_bytes; /* WAL frames, for lag_bytes */
     uint64_t raw_bytes, wire_bytes;   /* all frames before / after compression */
+    uint64_t last_read_warn_ms;
     uint64_t ring_seq[REPL_LAG_RING], ring_bytes[REPL_LAG_RING];
     unsigned ring_head;
     struct replLink *next;

@@ -138,6 +138,20 @@ static int linkProduce(replLink *l) {
         stWalBatch b;
         int r = stWalNext(l->wal, &b);
         if (r == ST_WAL_END) return 0;
+        if (r == ST_WAL_GAP && stWalHas(repl.st, l->sent_next)) {
+            /* The reader failed where the WAL still holds the position:
+             * dropping the link would only bring the replica back to the
+             * same place (a reconnect loop); lag is the honest outcome. */
+            uint64_t now = replNowMs();
+            if (now - l->last_read_warn_ms > 10000) {
+                replLog(REPL_LOG_WARNING, "Replica %s:%d: the WAL reader cannot read seq %llu yet; retrying",
+                        l->ip, l->port, (unsigned long long)l->sent_next);
+                l->last_read_warn_ms = now;
+            }
+            stWalClose(l->wal);
+            l->wal = stWalOpen(repl.st, l->sent_next);
+            return 0;
+        }
         if (r == ST_WAL_GAP) {
             replLog(REPL_LOG_WARNING,
                     "Replica %s:%d fell behind the retained WAL (repl-backlog-size/ttl); "
@@ -258,17 +272,12 @@ void senderAccept(struct pendingAccept *pa) {
     if (pa->prefix_len) evbuffer_add(out, pa->prefix, pa->prefix_len);
 
     /* CONTINUE when the replica follows our history (replid) and the WAL
-     * still holds the position it asks for; the first stWalNext() proves
-     * the latter without sending anything. */
-    int cont = 0;
-    if (!strcmp(pa->replid, repl.replid) && pa->next >= 1 && pa->next <= stLatestSeq(repl.st) + 1) {
-        l->wal = stWalOpen(repl.st, pa->next);
-        stWalBatch b;
-        int r = stWalNext(l->wal, &b);
-        stWalClose(l->wal);
-        l->wal = NULL;
-        cont = r != ST_WAL_GAP;
-    }
+     * still holds the position it asks for.  The answer must be definite:
+     * a CONTINUE that later meets a gap would send the replica round in a
+     * reconnect loop (seen under 8 KB SET load, when a WAL listing race
+     * made a purged position look readable). */
+    int cont = !strcmp(pa->replid, repl.replid) && pa->next >= 1 &&
+               pa->next <= stLatestSeq(repl.st) + 1 && stWalHas(repl.st, pa->next);
     char cfids[128], line[512];
     stCfIds(repl.st, cfids, sizeof(cfids));
     if (cont) {

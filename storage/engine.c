@@ -243,13 +243,17 @@ static void stBuildOptions(stEngine *st, const stOptions *opt) {
      * the TTL here is effectively "never" because RocksDB checks its limits
      * at most every 10 minutes when a size limit is set too.  stWalPurge()
      * (wal.c) enforces repl-backlog-size/ttl every second instead.
-     * Checked with rocksdb_get_updates_since on 7.8.3 (DESIGN.md), also
-     * with zstd WAL compression. */
+     * Checked with rocksdb_get_updates_since on 7.8.3 (DESIGN.md). */
     rocksdb_options_set_WAL_ttl_seconds(o, ST_WAL_ARCHIVE_FOREVER_S);
     rocksdb_options_set_WAL_size_limit_MB(o, 0);
     atomic_init(&st->wal_ttl_s, opt->wal_ttl_seconds);
     atomic_init(&st->wal_limit_bytes, opt->wal_size_limit_mb << 20);
-    rocksdb_options_set_wal_compression(o, rocksdb_zstd_compression);
+    /* No WAL compression: with zstd WAL compression, 7.8.3's WAL iterator
+     * could not find a batch it still held once WAL files rolled quickly
+     * (8 KB SETs at maxmemory 64mb): get_updates_since(s) kept starting
+     * at a later batch, so a replica at s looked "behind the retained WAL"
+     * and reconnected in a loop.  Uncompressed, the same run streams. */
+    rocksdb_options_set_wal_compression(o, rocksdb_no_compression);
     st->dbopt = o;
 
     for (int i = 0; i < ST_CF_COUNT; i++) {

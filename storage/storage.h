@@ -280,6 +280,11 @@ typedef struct stWalIter stWalIter;
 stWalIter *stWalOpen(stEngine *st, uint64_t from);
 int stWalNext(stWalIter *it, stWalBatch *out);
 void stWalClose(stWalIter *it);
+/* Whether the WAL still holds sequence seq (or seq is not written yet): the
+ * CONTINUE / FULLSYNC decision.  Retained WAL is contiguous, so this is
+ * "seq >= the oldest batch"; a transient listing race is retried, and an
+ * unknown answer is 0. */
+int stWalHas(stEngine *st, uint64_t seq);
 /* The oldest sequence the WAL still holds (0 if none) and the bytes of WAL
  * files on disk (live and archived). */
 void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes);

@@ -111,6 +111,7 @@ void stSetCommitHook(stEngine *st, void (*fn)(void *ud), void *ud) {
 /* A WAL reader failing this many times in a row with no WAL file purged
  * meanwhile reports a gap anyway (something else is wrong). */
 #define WAL_MAX_TRANSIENT_FAILURES 200
+#define WAL_HAS_ATTEMPTS 20
 
 struct stWalIter {
     stEngine *st;
@@ -348,6 +349,17 @@ static int walFirstSeq(stEngine *st, uint64_t *first) {
     }
     rocksdb_wal_iter_destroy(it);
     return known;
+}
+
+int stWalHas(stEngine *st, uint64_t seq) {
+    if (seq > stLatestSeq(st)) return 1; /* nothing to read there yet */
+    for (int attempt = 0; attempt < WAL_HAS_ATTEMPTS; attempt++) {
+        uint64_t first = 0;
+        if (walFirstSeq(st, &first)) return first && first <= seq;
+        struct timespec ts = {0, 1000000}; /* a WAL file was moving: retry */
+        nanosleep(&ts, NULL);
+    }
+    return 0; /* unknown: a full sync is the safe answer */
 }
 
 void stWalRetained(stEngine *st, uint64_t *first_seq, uint64_t *bytes) {

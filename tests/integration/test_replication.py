@@ -507,7 +507,10 @@ def test_stopped_replica_costs_lag_not_master_memory(make_server):
     the replica catches up without a full sync.  The master first runs the
     same load with the replica attached, so its caches are at their
     working size before the replica stops."""
-    m, r = start_pair(make_server, master_args=["--maxmemory", "64mb"])
+    # The backlog on disk must hold what is written while the replica
+    # sleeps (up to 3.2 GB here), or the replica needs a full sync.
+    m, r = start_pair(make_server, master_args=["--maxmemory", "64mb",
+                                                "--repl-backlog-size", "8gb"])
     c = m.client()
     val = b"x" * 8192
     write_for(c, 8 * SLOW, 400000, val)
@@ -517,6 +520,7 @@ def test_stopped_replica_costs_lag_not_master_memory(make_server):
     os.kill(r.proc.pid, signal.SIGSTOP)
     try:
         ops, peak = write_for(c, 30, 400000, val, rss_pid=m.proc.pid)
+        assert "slave0" in info(m), f"the link dropped; master log:\n{m.log()}"
         lag = info(m)["slave0"]
         assert lag["lag_bytes"] > 0 and lag["lag_seq"] > 0
     finally:
