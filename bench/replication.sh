@@ -91,6 +91,16 @@ bench() {
     echo "$rps"
 }
 
+# elapsed T0 -> seconds since T0 (date +%s.%N), one decimal
+elapsed() {
+    python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"
+}
+
+# past T0 LIMIT -> success once LIMIT seconds have passed since T0
+past() {
+    python3 -c "import sys,time; sys.exit(time.time() - float(sys.argv[1]) < float(sys.argv[2]))" "$1" "$2"
+}
+
 # catchup_strata MASTERPORT -> seconds until slave0 is online with lag_seq=0
 catchup_strata() {
     local mp=$1 t0 line
@@ -98,10 +108,10 @@ catchup_strata() {
     while :; do
         line=$(field "$mp" replication slave0)
         if [[ "$line" == *state=online* && "$line" == *,lag_seq=0,* ]]; then
-            python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)"
+            elapsed "$t0"
             return 0
         fi
-        if python3 -c "import sys,time; sys.exit(time.time() - float(sys.argv[1]) < float(sys.argv[2]))" "$t0" "$CATCHUP_TIMEOUT"; then
+        if past "$t0" "$CATCHUP_TIMEOUT"; then
             echo "not caught up"
             return 0
         fi
@@ -118,10 +128,10 @@ catchup_redis() {
         ro=$(field "$rp" replication slave_repl_offset)
         if [ -n "$mo" ] && [ "$mo" = "$ro" ] &&
             [ "$(field "$rp" replication master_link_status)" = up ]; then
-            python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)"
+            elapsed "$t0"
             return 0
         fi
-        if python3 -c "import sys,time; sys.exit(time.time() - float(sys.argv[1]) < float(sys.argv[2]))" "$t0" "$CATCHUP_TIMEOUT"; then
+        if past "$t0" "$CATCHUP_TIMEOUT"; then
             echo "not caught up"
             return 0
         fi
@@ -199,7 +209,7 @@ run_config() {
             t0=$(date +%s.%N)
             md=$(redis-cli -p "$mp" debug digest)
             rd=$(redis-cli -p "$rp" debug digest)
-            dt=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)")
+            dt=$(elapsed "$t0")
             if [ "$md" = "$rd" ]; then check="DEBUG DIGEST equal (${dt} s for both)"; else check="DEBUG DIGEST DIFFERS (master $md, replica $rd)"; fi
         fi
         if [ "$mdb" = "$rdb" ]; then check="${check:+$check, }DBSIZE equal ($mdb)"; else check="${check:+$check, }DBSIZE DIFFERS (master $mdb, replica $rdb)"; fi
