@@ -58,7 +58,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/util.c
@@ -69,6 +69,7 @@ test_util_DEPS := server/util.c
 test_storage_DEPS := $(STORAGE_SRC)
 test_wal_DEPS := $(STORAGE_SRC)
 test_evict_DEPS := $(STORAGE_SRC)
+test_hll_DEPS := server/hll.c
 
 .SECONDEXPANSION:
 bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)

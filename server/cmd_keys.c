@@ -324,7 +324,7 @@ static scanSlot scanSlots[SCAN_CURSOR_SLOTS];
 static uint64_t scanNextId = 1;
 
 /* Remembers key as a cursor position; returns the cursor id. */
-static uint64_t scanSave(const char *key, size_t klen)
+uint64_t scanSave(const char *key, size_t klen)
 {
     pthread_mutex_lock(&scanLock);
     uint64_t id = scanNextId++;
@@ -340,7 +340,7 @@ static uint64_t scanSave(const char *key, size_t klen)
 }
 
 /* Copies the resume position of cursor id into *key (heap, caller frees). */
-static int scanLoad(uint64_t id, char **key, size_t *klen)
+int scanLoad(uint64_t id, char **key, size_t *klen)
 {
     int ok = 0;
     pthread_mutex_lock(&scanLock);
@@ -441,6 +441,96 @@ void scanCommand(client *c)
     sbFree(&out);
 }
 
+/* HSCAN / SSCAN / ZSCAN key cursor [MATCH pattern] [COUNT count]: the
+ * elements of one collection in byte order, resumable like SCAN (the cursor
+ * names the position after the last element returned).  Hash fields come
+ * with their values, zset members with their scores. */
+void collScanGeneric(client *c, int type)
+{
+    unsigned long long cursor;
+    if (!string2ull(c->argv[2], c->argvlen[2], &cursor)) {
+        addReplyError(c, "invalid cursor");
+        return;
+    }
+    const char *pat = NULL;
+    size_t plen = 0;
+    long long count = 10;
+    for (int j = 3; j < c->argc; j += 2) {
+        if (j + 1 >= c->argc) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        if (argIs(c, j, "match")) {
+            pat = c->argv[j + 1];
+            plen = c->argvlen[j + 1];
+        } else if (argIs(c, j, "count")) {
+            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], &count, NULL) != C_OK)
+                return;
+            if (count < 1) {
+                addReplyErrorSyntax(c);
+                return;
+            }
+        } else {
+            addReplyErrorSyntax(c);
+            return;
+        }
+    }
+    stObj *o;
+    if (lookupTypedOrReply(c, c->argv[1], c->argvlen[1], type, 0, &o) != C_OK) return;
+    char *start = NULL;
+    size_t slen = 0;
+    if (cursor != 0 && !scanLoad(cursor, &start, &slen)) {
+        addReplyError(c, "invalid cursor");
+        if (o) stObjRelease(o);
+        return;
+    }
+    if (pat && plen == 1 && pat[0] == '*') pat = NULL;
+    strbuf out;
+    sbInit(&out);
+    long long n = 0, visited = 0;
+    uint64_t next = 0;
+    stColl *h = o ? collOpenRead(c, c->db, c->argv[1], c->argvlen[1], o, type) : NULL;
+    stCollIter *it = h ? stCollIterNew(h, start, slen, 0) : NULL;
+    while (it && stCollIterValid(it)) {
+        size_t el;
+        const char *e = stCollIterElem(it, &el);
+        visited++;
+        if (!pat || stringmatchlen(pat, plen, e, el, 0)) {
+            respAppendBulk(&out, e, el);
+            n++;
+            if (type == ST_TYPE_HASH) {
+                size_t vl;
+                const char *v = stCollIterVal(it, &vl);
+                respAppendBulk(&out, v, vl);
+                n++;
+            } else if (type == ST_TYPE_ZSET) {
+                char buf[64];
+                int len = d2string(buf, sizeof(buf), stCollIterScore(it));
+                respAppendBulk(&out, buf, (size_t)len);
+                n++;
+            }
+        }
+        if (visited >= count) {
+            char *last = malloc(el ? el : 1);
+            memcpy(last, e, el);
+            stCollIterNext(it);
+            next = stCollIterValid(it) ? scanSave(last, el) : 0;
+            free(last);
+            break;
+        }
+        stCollIterNext(it);
+    }
+    stCollIterFree(it);
+    if (h) stCollClose(h);
+    if (o) stObjRelease(o);
+    free(start);
+    addReplyArrayLen(c, 2);
+    addReplyBulkLongLong(c, (long long)next);
+    addReplyArrayLen(c, n);
+    addReplyRaw(c, out.buf, out.len);
+    sbFree(&out);
+}
+
 void randomkeyCommand(client *c)
 {
     for (int tries = 0; tries < 100 && !dbIsEmpty(c); tries++) {
@@ -468,13 +558,20 @@ static int copyKeyValue(client *c, const stObj *src, int dstdb, const char *dst,
                         const stObj *dstold, int delete_src, int srcdb, const char *srckey,
                         size_t srclen)
 {
-    stMeta m = src->meta;
-    m.hlc = m.origin = 0;
-    stObj *n = stObjNew(&m, src->val, src->vlen);
     stBatch *b = dbBatch(c);
+    if (dstold) stBatchDel(b, dstdb, dst, dstlen, &dstold->meta);
+    if (src->meta.type != ST_TYPE_STRING) {
+        /* Elements live under the key's name: they are copied into a new
+         * incarnation of dst (O(elements)). */
+        dbCopyCollection(b, src, srcdb, srckey, srclen, dstdb, dst, dstlen);
+    } else {
+        stMeta m = src->meta;
+        m.hlc = m.origin = 0;
+        stObj *n = stObjNew(&m, src->val, src->vlen);
+        stBatchPut(b, dstdb, dst, dstlen, NULL, n);
+        stObjRelease(n);
+    }
     if (delete_src) stBatchDel(b, srcdb, srckey, srclen, &src->meta);
-    stBatchPut(b, dstdb, dst, dstlen, dstold ? &dstold->meta : NULL, n);
-    stObjRelease(n);
     return commitOrReply(c, b);
 }
 
@@ -539,7 +636,8 @@ void copyCommand(client *c)
     stObj *dst = lookupKeyDb(c, dstdb, c->argv[2], c->argvlen[2], LOOKUP_NOTOUCH);
     if (dst && !replace) {
         addReplyLongLong(c, 0);
-    } else if (copyKeyValue(c, src, dstdb, c->argv[2], c->argvlen[2], dst, 0, 0, NULL, 0) ==
+    } else if (copyKeyValue(c, src, dstdb, c->argv[2], c->argvlen[2], dst, 0, c->db, c->argv[1],
+                            c->argvlen[1]) ==
                C_OK) {
         addReplyLongLong(c, 1);
     }

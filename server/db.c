@@ -209,6 +209,63 @@ const char *typeName(int type)
     }
 }
 
+/* ========================== Collections =================================== */
+
+/* Looks key up for a command on a collection of `type` (write: as a write,
+ * LOOKUP_WRITE).  Replies WRONGTYPE and returns C_ERR when the key holds
+ * another type; otherwise *out is its object (caller releases) or NULL. */
+int lookupTypedOrReply(client *c, const char *key, size_t klen, int type, int write,
+                       stObj **out)
+{
+    stObj *o = write ? lookupKeyWrite(c, key, klen) : lookupKeyRead(c, key, klen);
+    if (o && o->meta.type != type) {
+        stObjRelease(o);
+        addReplyErrorWrongType(c);
+        return C_ERR;
+    }
+    *out = o;
+    return C_OK;
+}
+
+/* A read handle on key (o its object, NULL when absent) that sees the
+ * writes of the thread's open write group.  Caller closes it. */
+stColl *collOpenRead(client *c, int db, const char *key, size_t klen, const stObj *o, int type)
+{
+    (void)c;
+    return stCollOpen(server.st, callGroupBatch(), db, key, klen, o, type, 0);
+}
+
+/* A write handle on key in batch b (from dbBatch()). */
+stColl *collOpenWrite(client *c, stBatch *b, const char *key, size_t klen, const stObj *o,
+                      int type)
+{
+    return stCollOpen(server.st, b, c->db, key, klen, o, type, 1);
+}
+
+/* Queues in b a copy of the collection src (srcdb/skey) as dkey of dstdb,
+ * with src's expire time.  dkey must not exist in the batch's view (the
+ * caller deleted it first).  Element positions of lists are new; order,
+ * members and scores are the same. */
+void dbCopyCollection(stBatch *b, const stObj *src, int srcdb, const char *skey, size_t sklen,
+                      int dstdb, const char *dkey, size_t dklen)
+{
+    int type = src->meta.type;
+    stColl *s = stCollOpen(server.st, b, srcdb, skey, sklen, src, type, 0);
+    stColl *d = stCollOpen(server.st, b, dstdb, dkey, dklen, NULL, type, 1);
+    stCollIter *it = stCollIterNew(s, NULL, 0, 0);
+    for (; stCollIterValid(it); stCollIterNext(it)) {
+        size_t el, vl;
+        const char *e = stCollIterElem(it, &el), *v = stCollIterVal(it, &vl);
+        if (type == ST_TYPE_ZSET) stZsetAdd(d, e, el, stCollIterScore(it), NULL);
+        else if (type == ST_TYPE_LIST) stListPush(d, 1, v, vl);
+        else stCollPut(d, e, el, v, vl);
+    }
+    stCollIterFree(it);
+    if (src->meta.expire_ms) stCollSetExpire(d, src->meta.expire_ms);
+    stCollClose(d);
+    stCollClose(s);
+}
+
 /* ========================== Active expire cycle =========================== */
 
 /* One pass makes a single scan of the index, bounded by these.  A scan starts

@@ -27,6 +27,31 @@ static void putU64(unsigned char *p, uint64_t v)
 }
 
 /* Digest of one key: SHA-1 of a length-prefixed encoding of its parts. */
+/* Elements of a collection in their storage order (field/member bytes; list
+ * order), each with its payload: the same logical content gives the same
+ * digest on every node, whatever incarnation or list positions it has. */
+static void collDigest(sha1Ctx *ctx, int db, const char *key, size_t klen, const stObj *o)
+{
+    unsigned char hdr[8];
+    stColl *coll = stCollOpen(server.st, NULL, db, key, klen, o, o->meta.type, 0);
+    if (!coll) return;
+    stCollIter *it = stCollIterNew(coll, NULL, 0, 0);
+    for (; stCollIterValid(it); stCollIterNext(it)) {
+        size_t el, vl;
+        const char *e = stCollIterElem(it, &el), *v = stCollIterVal(it, &vl);
+        if (o->meta.type != ST_TYPE_LIST) {
+            putU64(hdr, el);
+            sha1Update(ctx, hdr, 8);
+            sha1Update(ctx, e, el);
+        }
+        putU64(hdr, vl);
+        sha1Update(ctx, hdr, 8);
+        sha1Update(ctx, v, vl);
+    }
+    stCollIterFree(it);
+    stCollClose(coll);
+}
+
 void keyDigest(int db, const char *key, size_t klen, const stObj *o, unsigned char out[20])
 {
     sha1Ctx ctx;
@@ -39,9 +64,15 @@ void keyDigest(int db, const char *key, size_t klen, const stObj *o, unsigned ch
     sha1Update(&ctx, key, klen);
     unsigned char type = o->meta.type;
     sha1Update(&ctx, &type, 1);
-    putU64(hdr, o->vlen);
-    sha1Update(&ctx, hdr, 8);
-    sha1Update(&ctx, o->val, o->vlen);
+    if (type == ST_TYPE_STRING) {
+        putU64(hdr, o->vlen);
+        sha1Update(&ctx, hdr, 8);
+        sha1Update(&ctx, o->val, o->vlen);
+    } else {
+        putU64(hdr, o->meta.count);
+        sha1Update(&ctx, hdr, 8);
+        collDigest(&ctx, db, key, klen, o);
+    }
     putU64(hdr, o->meta.expire_ms);
     sha1Update(&ctx, hdr, 8);
     sha1Final(&ctx, out);
@@ -86,7 +117,15 @@ static void addReplyDigest(client *c, const unsigned char d[20])
 
 const char *objectEncodingName(const stObj *o)
 {
-    if (o->meta.type != ST_TYPE_STRING) return "unknown";
+    /* Collections have one encoding (elements in RocksDB); report the name
+     * of the Redis encoding with the same behaviour (unbounded size). */
+    switch (o->meta.type) {
+    case ST_TYPE_HASH: return "hashtable";
+    case ST_TYPE_SET: return "hashtable";
+    case ST_TYPE_ZSET: return "skiplist";
+    case ST_TYPE_LIST: return "quicklist";
+    default: break;
+    }
     if (o->meta.flags & META_FLAG_RAW) return "raw";
     long long v;
     if (!(o->meta.flags & META_FLAG_NOINT) && o->vlen <= 20 && string2ll(o->val, o->vlen, &v))

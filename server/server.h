@@ -313,6 +313,18 @@ int writeKey(client *c, int db, const char *key, size_t klen, const stObj *old, 
 int deleteKey(client *c, int db, const char *key, size_t klen, const stObj *old);
 stObj *newStringObj(const char *val, size_t vlen, uint64_t expire_ms, uint8_t flags);
 const char *typeName(int type);
+int lookupTypedOrReply(client *c, const char *key, size_t klen, int type, int write,
+                       stObj **out);
+stColl *collOpenRead(client *c, int db, const char *key, size_t klen, const stObj *o, int type);
+stColl *collOpenWrite(client *c, stBatch *b, const char *key, size_t klen, const stObj *o,
+                      int type);
+void dbCopyCollection(stBatch *b, const stObj *src, int srcdb, const char *skey, size_t sklen,
+                      int dstdb, const char *dkey, size_t dklen);
+/* SCAN-family cursors (cmd_keys.c): an id for a resume position (the
+ * successor of key), and back. */
+uint64_t scanSave(const char *key, size_t klen);
+int scanLoad(uint64_t id, char **key, size_t *klen);
+void collScanGeneric(client *c, int type); /* HSCAN SSCAN ZSCAN */
 void lockKeyStripe(const char *key, size_t len, int lock);
 void expireStartThread(void);
 void expireStopThread(void);

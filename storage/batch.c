@@ -84,6 +84,7 @@ struct stBatch {
     uint64_t expire_dels;    /* expire index entries the batch deletes */
     int flushes_expire;      /* FLUSHALL: the whole expire index is deleted */
     int raw;                 /* wb is a complete batch from another node (apply.c) */
+    overlay *ov;             /* element writes, for reads through the batch */
 
     batchHsOp ops_inline[BATCH_INLINE_OPS];
     batchDbDelta dbs_inline[BATCH_INLINE_DBS];
@@ -320,6 +321,7 @@ stBatch *stBatchNew(stEngine *st) {
     b->expire_dels = 0;
     b->flushes_expire = 0;
     b->raw = 0;
+    b->ov = NULL;
     b->wb = rocksdb_writebatch_create();
     char placeholder[ENC_LOG_HEADER_BYTES] = {0};
     rocksdb_writebatch_put_log_data(b->wb, placeholder, sizeof(placeholder));
@@ -350,7 +352,7 @@ void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
     if (nexp && nexp != oexp) batchPutExpire(b, pdb, key, klen, nexp, 0);
     if (!old) batchDb(b, pdb)->delta++;
     if (!oexp != !nexp) batchDb(b, pdb)->edelta += nexp ? 1 : -1;
-    batchDb(b, pdb)->bdelta += (int64_t)(klen + obj->vlen) - (old ? (int64_t)(klen + old->size) : 0);
+    batchDb(b, pdb)->bdelta += (int64_t)(klen + obj->meta.size) - (old ? (int64_t)(klen + old->size) : 0);
 
     stObjRetain(obj);
     batchAddOp(b, HSOP_PUT, pdb, key, klen, obj);
@@ -425,6 +427,23 @@ void stBatchFlushDb(stBatch *b, int db) {
 
 size_t stBatchSize(const stBatch *b) { return b->effects; }
 
+void stBatchElemWrite(stBatch *b, int cf, const char *key, size_t klen, const char *v1,
+                      size_t v1len, const char *v2, size_t v2len, int del) {
+    rocksdb_column_family_handle_t *h = b->st->cf[cf];
+    if (del) {
+        rocksdb_writebatch_delete_cf(b->wb, h, key, klen);
+    } else {
+        const char *parts[2] = {v1, v2};
+        size_t lens[2] = {v1len, v2len};
+        rocksdb_writebatch_putv_cf(b->wb, h, 1, &key, &klen, 2, parts, lens);
+    }
+    if (!b->ov) b->ov = ovNew();
+    ovAdd(b->ov, cf, key, klen, v1, v1len, v2, v2len, del);
+    b->effects++;
+}
+
+const overlay *stBatchOverlay(const stBatch *b) { return b ? b->ov : NULL; }
+
 int stBatchGet(const stBatch *b, int db, const char *key, size_t klen, stObj **obj) {
     *obj = NULL;
     int pdb = stPhysDb(b->st, db);
@@ -469,6 +488,7 @@ void stBatchDiscard(stBatch *b) {
     if (b->keys != b->keys_inline) free(b->keys);
     if (b->dbs != b->dbs_inline) free(b->dbs);
     free(b->newmap);
+    ovFree(b->ov);
     rocksdb_writebatch_destroy(b->wb);
     free(b);
 }

@@ -262,3 +262,147 @@ int encDbMapDecode(const char *src, size_t len, uint16_t *map, size_t max_n,
     *n = cnt;
     return 0;
 }
+
+/* ---- Collection elements ------------------------------------------------ */
+
+void encElemHeader(char dst[ENC_ELEM_HDR_BYTES], uint8_t flags, uint64_t hlc, uint64_t origin) {
+    dst[0] = (char)flags;
+    encPutU64(dst + 1, hlc);
+    encPutU64(dst + 9, origin);
+}
+
+int encElemDecode(const char *src, size_t len, uint8_t *flags, uint64_t *hlc,
+                  uint64_t *origin, const char **payload, size_t *plen) {
+    if (len < ENC_ELEM_HDR_BYTES) return -1;
+    if (flags) *flags = (uint8_t)src[0];
+    if (hlc) *hlc = encGetU64(src + 1);
+    if (origin) *origin = encGetU64(src + 9);
+    *payload = src + ENC_ELEM_HDR_BYTES;
+    *plen = len - ENC_ELEM_HDR_BYTES;
+    return 0;
+}
+
+void encScore(char dst[ENC_SCORE_BYTES], double score) {
+    uint64_t bits;
+    if (score == 0) score = 0; /* -0 == 0: one encoding */
+    memcpy(&bits, &score, sizeof(bits));
+    /* Negative doubles order backwards as integers: flip them all; positive
+     * ones only need the sign bit set to sort above the negatives. */
+    bits = (bits >> 63) ? ~bits : bits | (1ULL << 63);
+    encPutU64(dst, bits);
+}
+
+double encScoreDecode(const char *src) {
+    uint64_t bits = encGetU64(src);
+    bits = (bits >> 63) ? bits & ~(1ULL << 63) : ~bits;
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+size_t encListPos(char *dst, int64_t ordinal, uint64_t origin) {
+    encPutU64(dst, (uint64_t)ordinal ^ (1ULL << 63));
+    dst[8] = 0;
+    encPutU64(dst + 9, origin);
+    return ENC_LISTPOS_MIN_BYTES;
+}
+
+int encListPosDecode(const char *src, size_t len, int64_t *ordinal,
+                     const char **frac, size_t *flen, uint64_t *origin) {
+    if (len < ENC_LISTPOS_MIN_BYTES || src[len - 9] != 0) return -1;
+    for (size_t i = 8; i < len - 9; i++)
+        if (src[i] == 0) return -1;
+    *ordinal = (int64_t)(encGetU64(src) ^ (1ULL << 63));
+    *frac = src + 8;
+    *flen = len - ENC_LISTPOS_MIN_BYTES;
+    *origin = encGetU64(src + len - 8);
+    return 0;
+}
+
+/* Digits strictly between fractions lo and hi (hi NULL: unbounded), read as
+ * base-256 fractions padded with zero digits.  Returns the length written
+ * (at most max), 0 if none fits. */
+static size_t encFracBetween(unsigned char *out, size_t max, const unsigned char *lo,
+                             size_t lolen, const unsigned char *hi, size_t hilen, int near_lo) {
+    size_t n = 0;
+    int bounded = hi != NULL;
+    for (size_t i = 0; n + 2 <= max; i++) {
+        int l = i < lolen ? lo[i] : 0;
+        int h = bounded ? (i < hilen ? hi[i] : 0) : 256;
+        if (h - l >= 2) {
+            int m = near_lo ? l + 1 : h - 1;
+            out[n++] = (unsigned char)m;
+            if (m == 1) out[n++] = 0x80; /* never end in the lowest digit */
+            return n;
+        }
+        if (h == l) {
+            if (l == 0) return 0; /* equal fractions: nothing between */
+            out[n++] = (unsigned char)l;
+        } else if (h == l + 1 && l > 0) {
+            /* Take lo's digit; from here only lo bounds the rest. */
+            out[n++] = (unsigned char)l;
+            bounded = 0;
+        } else if (h == l + 1) {
+            /* lo ended, hi has digit 1 here: follow it, stay below its rest. */
+            out[n++] = 1;
+        } else {
+            return 0; /* lo > hi */
+        }
+    }
+    return 0;
+}
+
+size_t encListPosBetween(char *dst, const char *lo, size_t lolen, const char *hi,
+                         size_t hilen, int near_lo, uint64_t origin) {
+    int64_t olo = 0, ohi = 0;
+    const char *flo = NULL, *fhi = NULL;
+    size_t nlo = 0, nhi = 0;
+    uint64_t x;
+    if ((!lo && !hi) || (lo && encListPosDecode(lo, lolen, &olo, &flo, &nlo, &x) != 0) ||
+        (hi && encListPosDecode(hi, hilen, &ohi, &fhi, &nhi, &x) != 0))
+        return 0;
+    if (!lo) return ohi == INT64_MIN ? 0 : encListPos(dst, ohi - 1, origin);
+    if (!hi) return olo == INT64_MAX ? 0 : encListPos(dst, olo + 1, origin);
+    if (olo > ohi) return 0;
+    if (olo < ohi && (uint64_t)ohi - (uint64_t)olo >= 2)
+        return encListPos(dst, near_lo ? olo + 1 : ohi - 1, origin);
+    /* Same ordinal, or adjacent ones (then any fraction above lo's fits). */
+    size_t f = encFracBetween((unsigned char *)dst + 8, ENC_LISTPOS_MAX_BYTES - ENC_LISTPOS_MIN_BYTES,
+                              (const unsigned char *)flo, nlo,
+                              olo == ohi ? (const unsigned char *)fhi : NULL, nhi, near_lo);
+    if (!f) return 0;
+    encPutU64(dst, (uint64_t)olo ^ (1ULL << 63));
+    dst[8 + f] = 0;
+    encPutU64(dst + 9 + f, origin);
+    return ENC_LISTPOS_MIN_BYTES + f;
+}
+
+size_t encCollInfo(char *dst, uint64_t elem_bytes, const char *head, size_t hlen,
+                   const char *tail, size_t tlen) {
+    size_t n = encPutVarint(dst, elem_bytes);
+    if (!head) return n;
+    n += encPutVarint(dst + n, hlen);
+    memcpy(dst + n, head, hlen);
+    n += hlen;
+    n += encPutVarint(dst + n, tlen);
+    memcpy(dst + n, tail, tlen);
+    return n + tlen;
+}
+
+int encCollInfoDecode(const char *src, size_t len, uint64_t *elem_bytes,
+                      const char **head, size_t *hlen, const char **tail, size_t *tlen) {
+    size_t n, used;
+    uint64_t l;
+    *head = *tail = NULL;
+    *hlen = *tlen = 0;
+    if (!(n = encGetVarint(src, len, elem_bytes))) return -1;
+    if (n == len) return 0;
+    if (!(used = encGetVarint(src + n, len - n, &l)) || l > len - n - used) return -1;
+    *head = src + n + used;
+    *hlen = (size_t)l;
+    n += used + (size_t)l;
+    if (!(used = encGetVarint(src + n, len - n, &l)) || l != len - n - used) return -1;
+    *tail = src + n + used;
+    *tlen = (size_t)l;
+    return 0;
+}

@@ -112,6 +112,66 @@ int encSubKeyDecode(const char *src, size_t len, uint16_t *pdb,
                     const char **key, size_t *klen, uint64_t *incarnation,
                     const char **elem, size_t *elen);
 
+/* ---- Collection elements ------------------------------------------------ */
+/*
+ *   element value  u8 flags | u64 hlc | u64 origin | payload
+ *                  flags bit 0: tombstone (reserved for multi-master merges;
+ *                  classic mode deletes the record instead).  Payload: hash
+ *                  field value, list element value, zset score (8 bytes,
+ *                  encScore), nothing for sets.
+ *   zscore key     sub prefix | u64 encScore(score) | member   value: empty
+ *   list position  u64 ordinal (sign flipped) | fraction digits 0x01..0xFF |
+ *                  0x00 | u64 origin.  Byte order = list order: the 0x00
+ *                  terminator sorts a fraction before its own extensions, so
+ *                  (ordinal, fraction, origin) compare as a tuple.  Pushes
+ *                  move the ordinal by one; LINSERT between neighbours picks
+ *                  a fraction between theirs (encListPosBetween).  A fraction
+ *                  never ends in 0x01, so there is always room below it.
+ *   collection info (the meta record's inline value for collections)
+ *                  varint element bytes | lists: varint len, head position,
+ *                  varint len, tail position
+ */
+#define ENC_ELEM_HDR_BYTES 17
+#define ENC_ELEM_TOMBSTONE 0x01
+#define ENC_SCORE_BYTES 8
+#define ENC_LISTPOS_MIN_BYTES 17 /* ordinal + terminator + origin */
+#define ENC_LISTPOS_MAX_BYTES 1024 /* refuse to grow a fraction beyond this */
+
+void encElemHeader(char dst[ENC_ELEM_HDR_BYTES], uint8_t flags, uint64_t hlc, uint64_t origin);
+/* Splits an element value; *payload points into src. */
+int encElemDecode(const char *src, size_t len, uint8_t *flags, uint64_t *hlc,
+                  uint64_t *origin, const char **payload, size_t *plen);
+
+/* Order-preserving encoding of a double (-0 sorts and encodes as +0; NaN is
+ * the caller's to refuse). */
+void encScore(char dst[ENC_SCORE_BYTES], double score);
+double encScoreDecode(const char *src);
+
+/* A list position with the given ordinal, no fraction; dst holds
+ * ENC_LISTPOS_MIN_BYTES. */
+size_t encListPos(char *dst, int64_t ordinal, uint64_t origin);
+/* Parses a position: 0 / -1. *frac points into src. */
+int encListPosDecode(const char *src, size_t len, int64_t *ordinal,
+                     const char **frac, size_t *flen, uint64_t *origin);
+/* A position strictly between lo and hi (either may be NULL: no bound on
+ * that side; not both).  near_lo: place it just above lo, leaving the room
+ * between it and hi (LINSERT BEFORE the same pivot again lands there); else
+ * just below hi (LINSERT AFTER the same pivot again lands between lo and
+ * it).  Either way repeated inserts at one spot grow the fraction by about
+ * one byte per 254 inserts.  Writes at most ENC_LISTPOS_MAX_BYTES into dst and
+ * returns the length, or 0 when no position fits (lo >= hi, positions equal
+ * but for their origin, or the fraction would exceed the maximum). */
+size_t encListPosBetween(char *dst, const char *lo, size_t lolen, const char *hi,
+                         size_t hilen, int near_lo, uint64_t origin);
+
+/* Collection info: element bytes and, for lists, the head and tail
+ * positions (NULL / 0 for other types).  dst holds
+ * ENC_VARINT_MAX_BYTES * 3 + hlen + tlen bytes. */
+size_t encCollInfo(char *dst, uint64_t elem_bytes, const char *head, size_t hlen,
+                   const char *tail, size_t tlen);
+int encCollInfoDecode(const char *src, size_t len, uint64_t *elem_bytes,
+                      const char **head, size_t *hlen, const char **tail, size_t *tlen);
+
 /* ---- Batch log header --------------------------------------------------- */
 
 /* Every WriteBatch starts with this header as a LogData record. */

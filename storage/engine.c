@@ -594,7 +594,7 @@ static stObj *stReadObj(stEngine *st, int pdb, const char *key, size_t klen) {
     const char *val;
     size_t vlen;
     if (encMetaValueDecode(v, vl, &m, &val, &vlen) == 0)
-        o = stObjNew(&m, val, vlen);
+        o = stObjFromRecord(&m, val, vlen);
     else
         stLogError("reading a key", "undecodable meta record");
     rocksdb_pinnableslice_destroy(ps);

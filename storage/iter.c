@@ -118,7 +118,7 @@ stObj *stIterObj(const stIter *it) {
     const char *v = rocksdb_iter_value(it->it, &vl), *val;
     stMeta m;
     if (encMetaValueDecode(v, vl, &m, &val, &vlen) != 0) return NULL;
-    return stObjNew(&m, val, vlen);
+    return stObjFromRecord(&m, val, vlen);
 }
 
 void stIterFree(stIter *it) {

@@ -25,7 +25,9 @@ stObj *stObjNewRaw(const stMeta *meta, size_t vlen) {
         o->meta = *meta;
     else
         memset(&o->meta, 0, sizeof(o->meta));
-    o->meta.size = vlen;
+    /* A collection's size is its elements' bytes (its value is bookkeeping):
+     * copies of its meta keep it. */
+    if (!meta || meta->type == ST_TYPE_STRING || meta->type == ST_TYPE_NONE) o->meta.size = vlen;
     o->refcount = 1;
     o->lru_clock = stLruClock();
     o->lfu = ST_LFU_INIT;
@@ -37,6 +39,17 @@ stObj *stObjNewRaw(const stMeta *meta, size_t vlen) {
 stObj *stObjNew(const stMeta *meta, const char *val, size_t vlen) {
     stObj *o = stObjNewRaw(meta, vlen);
     if (vlen) memcpy(o->val, val, vlen);
+    return o;
+}
+
+stObj *stObjFromRecord(const stMeta *m, const char *val, size_t vlen) {
+    stObj *o = stObjNew(m, val, vlen);
+    if (m->type != ST_TYPE_STRING) {
+        uint64_t bytes;
+        const char *h, *t;
+        size_t hl, tl;
+        o->meta.size = encCollInfoDecode(val, vlen, &bytes, &h, &hl, &t, &tl) == 0 ? bytes : 0;
+    }
     return o;
 }
 

@@ -182,6 +182,36 @@ uint64_t stWalDirBytes(const char *dir);
  * second). */
 void stWalPurge(stEngine *st);
 
+/* ---- Element writes queued in a batch (overlay.c) ------------------------ */
+
+typedef struct overlay overlay;
+overlay *ovNew(void);
+void ovFree(overlay *ov);
+/* Records a write of (cf, key): value v1 + v2 (copied), or a delete. */
+void ovAdd(overlay *ov, int cf, const char *key, size_t klen, const char *v1, size_t v1len,
+           const char *v2, size_t v2len, int del);
+/* 1: the newest queued write of (cf, key) puts *val (valid until ovFree);
+ * -1: it deletes; 0: nothing queued for it (or ov is NULL). */
+int ovGet(const overlay *ov, int cf, const char *key, size_t klen, const char **val,
+          size_t *vlen);
+/* The newest entry of every key of cf in [lo, hi), sorted by key: *out is a
+ * heap array of entry indexes (caller frees), the return value its length. */
+size_t ovRange(const overlay *ov, int cf, const char *lo, size_t lolen, const char *hi,
+               size_t hilen, uint32_t **out);
+void ovEntryAt(const overlay *ov, uint32_t i, const char **key, size_t *klen, const char **val,
+               size_t *vlen, int *del);
+
+/* Element writes through a batch (batch.c): queues a put (value v1 + v2) or
+ * delete of a sub / zscore record in the WriteBatch and in the batch's
+ * overlay, and counts an effect. */
+void stBatchElemWrite(stBatch *b, int cf, const char *key, size_t klen, const char *v1,
+                      size_t v1len, const char *v2, size_t v2len, int del);
+/* The batch's overlay, NULL when it queued no element write. */
+const overlay *stBatchOverlay(const stBatch *b);
+/* An object from a decoded meta record: for collections, meta.size is the
+ * element bytes kept in the collection info (object.c). */
+stObj *stObjFromRecord(const stMeta *m, const char *val, size_t vlen);
+
 /* ---- Raw batches: batches of other nodes (batch.c, used by apply.c) ------- */
 
 /* A batch whose WriteBatch the caller fills with a complete batch of another

@@ -211,6 +211,93 @@ void stBatchDiscard(stBatch *b);
 /* GLOBAL: swaps two logical databases (persisted, O(1)).  C_OK / C_ERR. */
 int stSwapDb(stEngine *st, int a, int b);
 
+/* ---- Collections (coll.c) ---------------------------------------------- */
+/* A hash, set, sorted set or list is its meta record (type, element count,
+ * incarnation, expiry: the stObj that stGet returns, whose value bytes are
+ * storage's own bookkeeping) plus one record per element.  Commands work on
+ * a handle: they look the key up as usual (stGet, or through a batch with
+ * stBatchGet), check its type, open a handle and read, add, remove and
+ * iterate elements by their own bytes (hash fields, set and zset members,
+ * list positions).  Storage keeps the count, the bytes, the list's ends and
+ * the zset score index, and a write handle's close queues the key's new meta
+ * record, or its deletion when the collection became empty (a collection
+ * emptied by a command disappears, as in Redis).  Deleting a collection key
+ * (stBatchDel) is O(1): its elements become garbage of an old incarnation.
+ *
+ * Reads through a handle see the writes queued in its batch (a group of
+ * commands sharing one batch reads its own writes), then RocksDB.  The
+ * concurrency contract of stBatchPut holds: the caller holds the key's
+ * stripe from the lookup until the batch commits. */
+typedef struct stColl stColl;
+typedef struct stCollIter stCollIter;
+
+/* Opens `key` (logical db) of type `type`.  `o` is the key's current object
+ * as the caller looked it up, NULL when the key does not exist (a write
+ * handle then creates it with its first element; o's type must be `type`).
+ * `b`: the batch that writes go to and whose queued writes reads see;
+ * read-only handles pass the open batch of their group, or NULL.  `write`:
+ * whether elements will be written (b must not be NULL then).  Returns NULL
+ * when db is out of range.  Free with stCollClose(). */
+stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t klen,
+                   const stObj *o, int type, int write);
+/* Queues the meta update of a write handle (nothing if no element changed;
+ * the key's deletion if it has no element left) and frees the handle.
+ * Returns the element count after. */
+uint64_t stCollClose(stColl *c);
+uint64_t stCollCount(const stColl *c);
+/* Write handles: the expire-at the key gets on close (RENAME, COPY); a new
+ * key has none, an existing one keeps its own unless this is called. */
+void stCollSetExpire(stColl *c, uint64_t expire_ms);
+
+/* The element's payload (hash value, list value, zset score as 8 raw bytes,
+ * empty for sets): 1 with *val a heap copy (NUL terminated, caller frees;
+ * val may be NULL to test existence), 0 when absent. */
+int stCollGet(stColl *c, const char *elem, size_t elen, char **val, size_t *vlen);
+/* Sets the element (hash field, set member; list position: LSET).  Returns
+ * 1 when it is new, 0 when it replaced a value. */
+int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen);
+/* Removes the element (for a zset, with its score index entry).  Returns 1
+ * when it existed. */
+int stCollDel(stColl *c, const char *elem, size_t elen);
+
+/* Sorted sets.  Scores are never NaN (the caller refuses them). */
+int stZsetScore(stColl *c, const char *member, size_t mlen, double *score);
+/* Adds or updates a member.  Returns 1 when it is new, 0 when it existed
+ * (*old, if not NULL, gets its previous score). */
+int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *old);
+
+/* Lists.  Positions are opaque ordered byte strings (the elements of a list
+ * iterator); head = first element.  Push and pop at either end: tail != 0
+ * is the right end. */
+void stListPush(stColl *c, int tail, const char *val, size_t vlen);
+/* 1 with *val (heap, caller frees) and *vlen, or 0 when the list is empty. */
+int stListPop(stColl *c, int tail, char **val, size_t *vlen);
+/* Inserts val just after (after != 0) or before the element at position
+ * pos.  C_OK, or C_ERR when no position fits there any more. */
+int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char *val,
+                 size_t vlen);
+
+/* Iterators over a snapshot of the collection taken when they are created
+ * (writes through the handle after that are not seen).  Element order is
+ * byte order of the element (list order for lists).  `start` NULL: from the
+ * first element (last with ST_ITER_REVERSE); otherwise from the first
+ * element >= start (<= start in reverse; ST_ITER_EXCLUSIVE: > and <). */
+#define ST_ITER_REVERSE 1
+#define ST_ITER_EXCLUSIVE 2
+stCollIter *stCollIterNew(stColl *c, const char *start, size_t slen, int flags);
+/* Sorted sets in score order (ties by member bytes), from the first member
+ * with score >= min (> min with ST_ITER_EXCLUSIVE; in reverse, the last
+ * with score <= min, or < min).  Use -inf / +inf for the ends. */
+stCollIter *stZsetIterNew(stColl *c, double min, int flags);
+int stCollIterValid(const stCollIter *it);
+void stCollIterNext(stCollIter *it);
+/* The current element's bytes and payload; valid until the next call. */
+const char *stCollIterElem(const stCollIter *it, size_t *len);
+const char *stCollIterVal(const stCollIter *it, size_t *len);
+/* The current member's score (sorted set iterators of both kinds). */
+double stCollIterScore(const stCollIter *it);
+void stCollIterFree(stCollIter *it);
+
 /* ---- Iteration --------------------------------------------------------- */
 
 /* Iterates the keys of logical db in byte order, from the first key >= start

@@ -31,3 +31,18 @@ def raw_line(server, *args):
             assert chunk, "connection closed before a reply"
             buf += chunk
     return buf.split(b"\r\n", 1)[0]
+
+
+def expire_err(cmd):
+    return f"invalid expire time in '{cmd}' command"
+
+
+def arity_err(cmd):
+    return f"wrong number of arguments for '{cmd}' command"
+
+
+def err(cl, *args):
+    """Runs a command that must fail; returns the error text (without "ERR ")."""
+    with pytest.raises(redis.ResponseError) as ei:
+        cl.execute_command(*args)
+    return str(ei.value)

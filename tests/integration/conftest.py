@@ -79,3 +79,17 @@ def make_server():
             s.cleanup()
     if errors:
         raise AssertionError("\n".join(errors))
+
+
+@pytest.fixture
+def c(r):
+    """Decoded client returning replies exactly as sent."""
+    r.response_callbacks.clear()
+    return r
+
+
+@pytest.fixture
+def cb(rb):
+    """Bytes client returning replies exactly as sent."""
+    rb.response_callbacks.clear()
+    return rb

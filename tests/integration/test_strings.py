@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from strata import SLOW, wait_until
+from checks import arity_err, err, expire_err
 
 SYNTAX = "syntax error"
 NOT_INT = "value is not an integer or out of range"
@@ -29,33 +30,6 @@ LLONG_MAX = 9223372036854775807
 LLONG_MIN = -9223372036854775808
 
 
-def expire_err(cmd):
-    return f"invalid expire time in '{cmd}' command"
-
-
-def arity_err(cmd):
-    return f"wrong number of arguments for '{cmd}' command"
-
-
-@pytest.fixture
-def c(r):
-    """Decoded client returning replies exactly as sent."""
-    r.response_callbacks.clear()
-    return r
-
-
-@pytest.fixture
-def cb(rb):
-    """Bytes client returning replies exactly as sent."""
-    rb.response_callbacks.clear()
-    return rb
-
-
-def err(cl, *args):
-    """Runs a command that must fail; returns the error text (without "ERR ")."""
-    with pytest.raises(redis.ResponseError) as ei:
-        cl.execute_command(*args)
-    return str(ei.value)
 
 
 def enc(cl, key):

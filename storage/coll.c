@@ -1,0 +1,635 @@
+/* coll.c - collections (hashes, sets, sorted sets, lists) on the meta/sub/
+ * zscore layout: the handle commands work through (storage.h), element
+ * reads that see the batch's queued writes, the zset score index, list
+ * positions and the ordered iterators.
+ *
+ * Records of one collection (encoding.h):
+ *
+ *   meta    pdb | key                     -> type, count, incarnation, expiry,
+ *                                            info: element bytes, list ends
+ *   sub     pdb | klen | key | inc | elem -> flags | hlc | origin | payload
+ *   zscore  pdb | klen | key | inc | score | member -> (empty)
+ *
+ * Invariants:
+ *  1. A collection that exists has count >= 1 and exactly `count` sub
+ *     records under its incarnation; a zset has one zscore record per member,
+ *     for its current score.  Handles keep these while they write, and
+ *     stCollClose() writes the count (or deletes the key at 0) in the same
+ *     batch as the elements.
+ *  2. A new collection gets a fresh incarnation (an HLC value: unique and
+ *     above every incarnation this node has seen), so records of a deleted
+ *     incarnation are never read again, whatever garbage is left on disk.
+ *  3. A list's info holds the positions of its first and last elements;
+ *     pushes need no read of the elements.
+ *  4. Reads look at the batch's overlay first (overlay.c), then RocksDB: a
+ *     handle sees every write queued in its batch, its own included.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_internal.h"
+
+struct stColl {
+    stEngine *st;
+    stBatch *b;
+    int write, db, pdb, type;
+    char *key;
+    size_t klen;
+    int existed;
+    stMeta old; /* the key's meta when opened (existed) */
+    uint64_t expire_ms, incarnation, count, bytes;
+    int dirty;  /* an element changed: the meta must be rewritten */
+    uint64_t hlc, origin; /* stamp of this handle's element writes; 0 = not yet */
+    char *head, *tail;    /* lists: end positions (heap), NULL when empty */
+    size_t hlen, tlen;
+    char *prefix; /* sub key prefix of this incarnation */
+    size_t plen;
+    char *kbuf; /* scratch for record keys */
+    size_t kcap;
+};
+
+struct stCollIter {
+    stColl *c;
+    int cf, reverse;
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *ro;
+    char *lower, *upper; /* bounds: RocksDB does not copy them */
+    size_t lolen, uplen;
+    uint32_t *ov; /* sorted overlay entries in range */
+    size_t ovn;
+    long ovi;     /* next overlay candidate */
+    int src;      /* current entry from: 0 none, 1 RocksDB, 2 overlay */
+    const char *k, *v;
+    size_t kn, vn;
+    char sbuf[ENC_SCORE_BYTES];
+};
+
+/* ---- Helpers: keys and records ------------------------------------------- */
+
+static void *collAlloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "strata storage: out of memory (%zu bytes)\n", n);
+        abort();
+    }
+    return p;
+}
+
+static char *collDup(const char *p, size_t n) {
+    char *d = collAlloc(n + 1);
+    if (n) memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* prefix | parts...: the record key in c->kbuf (valid until the next call). */
+static const char *collKey(stColl *c, const char *a, size_t alen, const char *b2, size_t blen,
+                           size_t *klen) {
+    size_t need = c->plen + alen + blen;
+    if (need > c->kcap) {
+        free(c->kbuf);
+        c->kcap = need * 2;
+        c->kbuf = collAlloc(c->kcap);
+    }
+    memcpy(c->kbuf, c->prefix, c->plen);
+    if (alen) memcpy(c->kbuf + c->plen, a, alen);
+    if (blen) memcpy(c->kbuf + c->plen + alen, b2, blen);
+    *klen = need;
+    return c->kbuf;
+}
+
+/* Reads a record through the overlay, then RocksDB.  1 with *val (heap,
+ * caller frees) holding the value, 0 when absent. */
+static int collRead(stColl *c, int cf, const char *key, size_t klen, char **val, size_t *vlen) {
+    const char *ov;
+    size_t ovlen;
+    int r = ovGet(stBatchOverlay(c->b), cf, key, klen, &ov, &ovlen);
+    if (r < 0) return 0;
+    if (r > 0) {
+        *val = collDup(ov, ovlen);
+        *vlen = ovlen;
+        return 1;
+    }
+    char *err = NULL;
+    rocksdb_pinnableslice_t *ps =
+        rocksdb_get_pinned_cf(c->st->db, c->st->ropts, c->st->cf[cf], key, klen, &err);
+    if (err) {
+        stLogError("reading an element", err);
+        rocksdb_free(err);
+        return 0;
+    }
+    if (!ps) return 0;
+    size_t n;
+    const char *v = rocksdb_pinnableslice_value(ps, &n);
+    *val = collDup(v, n);
+    *vlen = n;
+    rocksdb_pinnableslice_destroy(ps);
+    return 1;
+}
+
+/* The element's sub record: 1 with *payload / *plen (heap block in *blk,
+ * caller frees), 0 when absent or unreadable. */
+static int collReadElem(stColl *c, const char *elem, size_t elen, char **blk,
+                        const char **payload, size_t *plen) {
+    size_t klen, vlen;
+    const char *k = collKey(c, elem, elen, NULL, 0, &klen);
+    if (!collRead(c, ST_CF_SUB, k, klen, blk, &vlen)) return 0;
+    uint8_t flags;
+    if (encElemDecode(*blk, vlen, &flags, NULL, NULL, payload, plen) != 0 ||
+        (flags & ENC_ELEM_TOMBSTONE)) {
+        free(*blk);
+        *blk = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void collStamp(stColl *c) {
+    if (c->hlc) return;
+    c->hlc = hlcNow(&c->st->hlc, stWallMs());
+    c->origin = c->st->node_id;
+}
+
+static void collWriteElem(stColl *c, const char *elem, size_t elen, const char *payload,
+                          size_t plen) {
+    char hdr[ENC_ELEM_HDR_BYTES];
+    size_t klen;
+    collStamp(c);
+    encElemHeader(hdr, 0, c->hlc, c->origin);
+    const char *k = collKey(c, elem, elen, NULL, 0, &klen);
+    stBatchElemWrite(c->b, ST_CF_SUB, k, klen, hdr, sizeof(hdr), payload, plen, 0);
+    c->dirty = 1;
+}
+
+static void collDelElem(stColl *c, const char *elem, size_t elen) {
+    size_t klen;
+    const char *k = collKey(c, elem, elen, NULL, 0, &klen);
+    stBatchElemWrite(c->b, ST_CF_SUB, k, klen, NULL, 0, NULL, 0, 1);
+    c->dirty = 1;
+}
+
+static void collScoreIndex(stColl *c, double score, const char *m, size_t mlen, int del) {
+    char sc[ENC_SCORE_BYTES];
+    size_t klen;
+    encScore(sc, score);
+    const char *k = collKey(c, sc, sizeof(sc), m, mlen, &klen);
+    stBatchElemWrite(c->b, ST_CF_ZSCORE, k, klen, NULL, 0, NULL, 0, del);
+}
+
+/* Bytes an element counts for maxstorage. */
+static uint64_t collElemBytes(const stColl *c, size_t elen, size_t plen) {
+    switch (c->type) {
+    case ST_TYPE_LIST: return plen;
+    case ST_TYPE_SET: return elen;
+    default: return elen + plen;
+    }
+}
+
+static void rawScore(char dst[8], double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    encPutU64(dst, bits);
+}
+
+static double rawScoreDecode(const char *src) {
+    uint64_t bits = encGetU64(src);
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+static void collSetEnd(char **end, size_t *len, const char *pos, size_t plen) {
+    free(*end);
+    *end = pos ? collDup(pos, plen) : NULL;
+    *len = pos ? plen : 0;
+}
+
+/* ---- Handles --------------------------------------------------------------- */
+
+stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t klen,
+                   const stObj *o, int type, int write) {
+    int pdb = stPhysDb(st, db);
+    if (pdb < 0) return NULL;
+    stColl *c = calloc(1, sizeof(*c));
+    if (!c) abort();
+    c->st = st;
+    c->b = b;
+    c->write = write;
+    c->db = db;
+    c->pdb = pdb;
+    c->type = type;
+    c->key = collDup(key, klen);
+    c->klen = klen;
+    if (o) {
+        c->existed = 1;
+        c->old = o->meta;
+        c->expire_ms = o->meta.expire_ms;
+        c->incarnation = o->meta.incarnation;
+        c->count = o->meta.count;
+        const char *h, *t;
+        size_t hl, tl;
+        if (encCollInfoDecode(o->val, o->vlen, &c->bytes, &h, &hl, &t, &tl) == 0 && h) {
+            collSetEnd(&c->head, &c->hlen, h, hl);
+            collSetEnd(&c->tail, &c->tlen, t, tl);
+        }
+    } else if (write) {
+        /* Invariant 2. */
+        c->incarnation = hlcNow(&st->hlc, stWallMs());
+    }
+    c->plen = ENC_SUB_PREFIX_LEN(klen);
+    c->prefix = collAlloc(c->plen);
+    encSubKeyPrefix(c->prefix, (uint16_t)pdb, key, klen, c->incarnation);
+    return c;
+}
+
+uint64_t stCollClose(stColl *c) {
+    if (!c) return 0;
+    uint64_t count = c->count;
+    if (c->write && c->dirty) {
+        if (count == 0) {
+            if (c->existed) stBatchDel(c->b, c->db, c->key, c->klen, &c->old);
+        } else {
+            char *info = collAlloc(3 * ENC_VARINT_MAX_BYTES + c->hlen + c->tlen);
+            size_t ilen = encCollInfo(info, c->bytes, c->type == ST_TYPE_LIST ? c->head : NULL,
+                                      c->hlen, c->tail, c->tlen);
+            stMeta m = {0};
+            m.type = (uint8_t)c->type;
+            m.expire_ms = c->expire_ms;
+            m.incarnation = c->incarnation;
+            m.count = count;
+            stObj *o = stObjNew(&m, info, ilen);
+            o->meta.size = c->bytes;
+            stBatchPut(c->b, c->db, c->key, c->klen, c->existed ? &c->old : NULL, o);
+            stObjRelease(o);
+            free(info);
+        }
+    }
+    free(c->key);
+    free(c->head);
+    free(c->tail);
+    free(c->prefix);
+    free(c->kbuf);
+    free(c);
+    return count;
+}
+
+uint64_t stCollCount(const stColl *c) { return c ? c->count : 0; }
+
+void stCollSetExpire(stColl *c, uint64_t expire_ms) {
+    c->expire_ms = expire_ms;
+    c->dirty = 1;
+}
+
+/* ---- Elements -------------------------------------------------------------- */
+
+int stCollGet(stColl *c, const char *elem, size_t elen, char **val, size_t *vlen) {
+    if (!c->count) return 0;
+    char *blk;
+    const char *p;
+    size_t n;
+    if (!collReadElem(c, elem, elen, &blk, &p, &n)) return 0;
+    if (val) {
+        *val = collDup(p, n);
+        if (vlen) *vlen = n;
+    }
+    free(blk);
+    return 1;
+}
+
+int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen) {
+    char *blk = NULL;
+    const char *p;
+    size_t n;
+    int existed = c->count && collReadElem(c, elem, elen, &blk, &p, &n);
+    if (existed) {
+        c->bytes -= collElemBytes(c, elen, n);
+        free(blk);
+    } else {
+        c->count++;
+    }
+    c->bytes += collElemBytes(c, elen, vlen);
+    collWriteElem(c, elem, elen, val, vlen);
+    return !existed;
+}
+
+/* Moves a list end off the deleted position `pos`: the next live element
+ * inwards becomes the end. */
+static void collListFixEnd(stColl *c, int tail) {
+    const char *pos = tail ? c->tail : c->head;
+    size_t plen = tail ? c->tlen : c->hlen;
+    stCollIter *it = stCollIterNew(c, pos, plen, ST_ITER_EXCLUSIVE | (tail ? ST_ITER_REVERSE : 0));
+    const char *np = NULL;
+    size_t nl = 0;
+    if (stCollIterValid(it)) np = stCollIterElem(it, &nl);
+    if (tail) collSetEnd(&c->tail, &c->tlen, np, nl);
+    else collSetEnd(&c->head, &c->hlen, np, nl);
+    stCollIterFree(it);
+}
+
+int stCollDel(stColl *c, const char *elem, size_t elen) {
+    char *blk;
+    const char *p;
+    size_t n;
+    if (!c->count || !collReadElem(c, elem, elen, &blk, &p, &n)) return 0;
+    if (c->type == ST_TYPE_ZSET && n == 8) collScoreIndex(c, rawScoreDecode(p), elem, elen, 1);
+    c->bytes -= collElemBytes(c, elen, n);
+    c->count--;
+    free(blk);
+    collDelElem(c, elem, elen);
+    if (c->type == ST_TYPE_LIST) {
+        if (!c->count) {
+            collSetEnd(&c->head, &c->hlen, NULL, 0);
+            collSetEnd(&c->tail, &c->tlen, NULL, 0);
+        } else {
+            if (c->hlen == elen && memcmp(c->head, elem, elen) == 0) collListFixEnd(c, 0);
+            if (c->tlen == elen && memcmp(c->tail, elem, elen) == 0) collListFixEnd(c, 1);
+        }
+    }
+    return 1;
+}
+
+/* ---- Sorted sets ----------------------------------------------------------- */
+
+int stZsetScore(stColl *c, const char *member, size_t mlen, double *score) {
+    char *blk;
+    const char *p;
+    size_t n;
+    if (!c->count || !collReadElem(c, member, mlen, &blk, &p, &n)) return 0;
+    int ok = n == 8;
+    if (ok) *score = rawScoreDecode(p);
+    free(blk);
+    return ok;
+}
+
+int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *old) {
+    double prev;
+    int existed = stZsetScore(c, member, mlen, &prev);
+    if (existed) {
+        if (old) *old = prev;
+        /* The index orders -0 as 0: only a different order needs a move. */
+        char a[ENC_SCORE_BYTES], b2[ENC_SCORE_BYTES];
+        encScore(a, prev);
+        encScore(b2, score);
+        if (memcmp(a, b2, sizeof(a)) != 0) {
+            collScoreIndex(c, prev, member, mlen, 1);
+            collScoreIndex(c, score, member, mlen, 0);
+        }
+    } else {
+        c->count++;
+        c->bytes += collElemBytes(c, mlen, 8);
+        collScoreIndex(c, score, member, mlen, 0);
+    }
+    char raw[8];
+    rawScore(raw, score);
+    collWriteElem(c, member, mlen, raw, sizeof(raw));
+    return !existed;
+}
+
+/* ---- Lists ------------------------------------------------------------------ */
+
+void stListPush(stColl *c, int tail, const char *val, size_t vlen) {
+    char pos[ENC_LISTPOS_MIN_BYTES];
+    size_t plen;
+    collStamp(c);
+    if (!c->count) plen = encListPos(pos, 0, c->origin);
+    else if (tail) plen = encListPosBetween(pos, c->tail, c->tlen, NULL, 0, 0, c->origin);
+    else plen = encListPosBetween(pos, NULL, 0, c->head, c->hlen, 0, c->origin);
+    if (!plen) {
+        /* 2^63 pushes at one end: restart the ordinals there.  Not reachable
+         * in practice; refuse rather than corrupt the order. */
+        fprintf(stderr, "strata storage: list position space exhausted\n");
+        abort();
+    }
+    c->count++;
+    c->bytes += vlen;
+    collWriteElem(c, pos, plen, val, vlen);
+    if (c->count == 1 || !tail) collSetEnd(&c->head, &c->hlen, pos, plen);
+    if (c->count == 1 || tail) collSetEnd(&c->tail, &c->tlen, pos, plen);
+}
+
+int stListPop(stColl *c, int tail, char **val, size_t *vlen) {
+    if (!c->count) return 0;
+    char *pos = tail ? c->tail : c->head;
+    size_t plen = tail ? c->tlen : c->hlen;
+    char *p = collDup(pos, plen);
+    int ok = stCollGet(c, p, plen, val, vlen) && stCollDel(c, p, plen);
+    free(p);
+    return ok;
+}
+
+int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char *val,
+                 size_t vlen) {
+    stCollIter *it = stCollIterNew(c, pos, plen, ST_ITER_EXCLUSIVE | (after ? 0 : ST_ITER_REVERSE));
+    const char *nb = NULL;
+    size_t nl = 0;
+    if (stCollIterValid(it)) nb = stCollIterElem(it, &nl);
+    char np[ENC_LISTPOS_MAX_BYTES];
+    collStamp(c);
+    size_t n = after ? encListPosBetween(np, pos, plen, nb, nl, 0, c->origin)
+                     : encListPosBetween(np, nb, nl, pos, plen, 1, c->origin);
+    stCollIterFree(it);
+    if (!n) return C_ERR;
+    c->count++;
+    c->bytes += vlen;
+    collWriteElem(c, np, n, val, vlen);
+    if (!nb && after) collSetEnd(&c->tail, &c->tlen, np, n);
+    if (!nb && !after) collSetEnd(&c->head, &c->hlen, np, n);
+    return C_OK;
+}
+
+/* ---- Iterators ------------------------------------------------------------- */
+
+static int iterCmp(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* Picks the current entry from the RocksDB iterator and the overlay,
+ * skipping RocksDB entries the overlay shadows and overlay deletes. */
+static void iterSettle(stCollIter *it) {
+    const overlay *ov = stBatchOverlay(it->c->b);
+    int dir = it->reverse ? -1 : 1;
+    for (;;) {
+        const char *dk = NULL, *ok = NULL, *ovv;
+        size_t dn = 0, on = 0, ovn;
+        int del = 0;
+        int dv = it->it && rocksdb_iter_valid(it->it);
+        int ovalid = it->ovi >= 0 && (size_t)it->ovi < it->ovn;
+        if (dv) dk = rocksdb_iter_key(it->it, &dn);
+        if (ovalid) ovEntryAt(ov, it->ov[it->ovi], &ok, &on, &ovv, &ovn, &del);
+        if (!dv && !ovalid) {
+            it->src = 0;
+            return;
+        }
+        int cmp = !dv ? 1 : !ovalid ? -1 : iterCmp(dk, dn, ok, on) * dir;
+        if (cmp < 0) {
+            it->src = 1;
+            it->k = dk;
+            it->kn = dn;
+            it->v = rocksdb_iter_value(it->it, &it->vn);
+            return;
+        }
+        if (cmp == 0) { /* shadowed by the overlay */
+            if (it->reverse) rocksdb_iter_prev(it->it);
+            else rocksdb_iter_next(it->it);
+        }
+        if (del) {
+            it->ovi += dir;
+            continue;
+        }
+        it->src = 2;
+        it->k = ok;
+        it->kn = on;
+        it->v = ovv;
+        it->vn = ovn;
+        return;
+    }
+}
+
+/* An iterator over cf records in [lower, upper), positioned at `seek`. */
+static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *upper,
+                            size_t uplen, const char *seek, size_t slen, int flags) {
+    stCollIter *it = calloc(1, sizeof(*it));
+    if (!it) abort();
+    it->c = c;
+    it->cf = cf;
+    it->reverse = flags & ST_ITER_REVERSE;
+    it->lower = lower;
+    it->lolen = lolen;
+    it->upper = upper;
+    it->uplen = uplen;
+    if (!c->count) return it; /* nothing to read (src stays 0) */
+    it->ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_iterate_lower_bound(it->ro, lower, lolen);
+    rocksdb_readoptions_set_iterate_upper_bound(it->ro, upper, uplen);
+    it->it = rocksdb_create_iterator_cf(c->st->db, it->ro, c->st->cf[cf]);
+    it->ovn = ovRange(stBatchOverlay(c->b), cf, lower, lolen, upper, uplen, &it->ov);
+    const overlay *ov = stBatchOverlay(c->b);
+    int excl = (flags & ST_ITER_EXCLUSIVE) && seek;
+    if (!it->reverse) {
+        if (seek) rocksdb_iter_seek(it->it, seek, slen);
+        else rocksdb_iter_seek_to_first(it->it);
+        if (excl && rocksdb_iter_valid(it->it)) {
+            size_t kn;
+            const char *k = rocksdb_iter_key(it->it, &kn);
+            if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_next(it->it);
+        }
+        it->ovi = 0;
+        while (seek && (size_t)it->ovi < it->ovn) {
+            const char *k, *v;
+            size_t kn, vn;
+            int del;
+            ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
+            int cmp = iterCmp(k, kn, seek, slen);
+            if (cmp > 0 || (cmp == 0 && !excl)) break;
+            it->ovi++;
+        }
+    } else {
+        if (seek) rocksdb_iter_seek_for_prev(it->it, seek, slen);
+        else rocksdb_iter_seek_to_last(it->it);
+        if (excl && rocksdb_iter_valid(it->it)) {
+            size_t kn;
+            const char *k = rocksdb_iter_key(it->it, &kn);
+            if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_prev(it->it);
+        }
+        it->ovi = (long)it->ovn - 1;
+        while (seek && it->ovi >= 0) {
+            const char *k, *v;
+            size_t kn, vn;
+            int del;
+            ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
+            int cmp = iterCmp(k, kn, seek, slen);
+            if (cmp < 0 || (cmp == 0 && !excl)) break;
+            it->ovi--;
+        }
+    }
+    iterSettle(it);
+    return it;
+}
+
+/* Bounds of every record of the handle's incarnation in a column family:
+ * [prefix, prefix of the next incarnation). */
+static void iterBounds(stColl *c, char **lower, char **upper, size_t *len) {
+    *len = c->plen;
+    *lower = collDup(c->prefix, c->plen);
+    *upper = collAlloc(c->plen);
+    encSubKeyPrefix(*upper, (uint16_t)c->pdb, c->key, c->klen, c->incarnation + 1);
+}
+
+stCollIter *stCollIterNew(stColl *c, const char *start, size_t slen, int flags) {
+    char *lower, *upper;
+    size_t blen, klen;
+    iterBounds(c, &lower, &upper, &blen);
+    const char *seek = start ? collKey(c, start, slen, NULL, 0, &klen) : NULL;
+    return iterOpen(c, ST_CF_SUB, lower, blen, upper, blen, seek, start ? klen : 0, flags);
+}
+
+stCollIter *stZsetIterNew(stColl *c, double min, int flags) {
+    char *lower, *upper, sc[ENC_SCORE_BYTES];
+    size_t blen, klen;
+    iterBounds(c, &lower, &upper, &blen);
+    /* Members of one score follow its 8 bytes, so with S = the score's
+     * encoding: score >= min starts at S; > min at S + 1; <= min is the last
+     * key below S + 1; < min the last key below S.  S + 1 never overflows:
+     * +inf encodes below the NaN patterns. */
+    int excl = flags & ST_ITER_EXCLUSIVE, rev = flags & ST_ITER_REVERSE;
+    encScore(sc, min);
+    if (rev != 0 ? !excl : excl) encPutU64(sc, encGetU64(sc) + 1);
+    const char *seek = collKey(c, sc, sizeof(sc), NULL, 0, &klen);
+    /* A key equal to the seek key is a bare score (the empty member): it
+     * belongs to the range going forward, never in reverse. */
+    int iflags = rev ? (flags | ST_ITER_EXCLUSIVE) : (flags & ~ST_ITER_EXCLUSIVE);
+    return iterOpen(c, ST_CF_ZSCORE, lower, blen, upper, blen, seek, klen, iflags);
+}
+
+int stCollIterValid(const stCollIter *it) { return it && it->src != 0; }
+
+void stCollIterNext(stCollIter *it) {
+    if (!it->src) return;
+    if (it->src == 1) {
+        if (it->reverse) rocksdb_iter_prev(it->it);
+        else rocksdb_iter_next(it->it);
+    } else {
+        it->ovi += it->reverse ? -1 : 1;
+    }
+    iterSettle(it);
+}
+
+const char *stCollIterElem(const stCollIter *it, size_t *len) {
+    size_t skip = it->c->plen + (it->cf == ST_CF_ZSCORE ? ENC_SCORE_BYTES : 0);
+    *len = it->kn - skip;
+    return it->k + skip;
+}
+
+const char *stCollIterVal(const stCollIter *it, size_t *len) {
+    const char *p;
+    if (it->cf == ST_CF_ZSCORE || encElemDecode(it->v, it->vn, NULL, NULL, NULL, &p, len) != 0) {
+        *len = 0;
+        return "";
+    }
+    return p;
+}
+
+double stCollIterScore(const stCollIter *it) {
+    if (it->cf == ST_CF_ZSCORE) {
+        double d = encScoreDecode(it->k + it->c->plen);
+        /* The index keeps -0 as 0; the member's record has the exact value,
+         * which only differs for -0. */
+        return d;
+    }
+    size_t n;
+    const char *p = stCollIterVal(it, &n);
+    return n == 8 ? rawScoreDecode(p) : 0;
+}
+
+void stCollIterFree(stCollIter *it) {
+    if (!it) return;
+    if (it->it) rocksdb_iter_destroy(it->it);
+    if (it->ro) rocksdb_readoptions_destroy(it->ro);
+    free(it->lower);
+    free(it->upper);
+    free(it->ov);
+    free(it);
+}
