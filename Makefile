@@ -12,7 +12,10 @@ OPT ?= -O2
 WARN ?= -Wall -Wextra
 CFLAGS ?= $(OPT) -g $(WARN)
 CFLAGS += -std=gnu11 -pthread -MMD -MP -D_GNU_SOURCE
+# Lua scripting (server/script.c): Debian's Lua 5.1; cjson is dlopen()ed at run time
+CFLAGS += -I/usr/include/lua5.1
 LDLIBS ?= -lrocksdb -levent_pthreads -levent -lzstd -lpthread -lm
+LDLIBS += -llua5.1
 JEMALLOC ?= -ljemalloc
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
@@ -58,7 +61,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/util.c
@@ -69,12 +72,14 @@ test_util_DEPS := server/util.c
 test_storage_DEPS := $(STORAGE_SRC)
 test_wal_DEPS := $(STORAGE_SRC)
 test_evict_DEPS := $(STORAGE_SRC)
+test_script_lua_DEPS := server/script_lua.c server/resp.c server/util.c
+test_script_lua_LIBS := -llua5.1
 test_hll_DEPS := server/hll.c
 
 .SECONDEXPANSION:
 bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -o $@ $^ -lcmocka -lrocksdb -lzstd -lpthread -lm
+	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -o $@ $^ -lcmocka -lrocksdb -lzstd -lpthread -lm $(test_$*_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
@@ -84,7 +89,8 @@ deps:
 	@if ! pkg-config --exists libevent 2>/dev/null || [ ! -f /usr/include/rocksdb/c.h ] \
 	   || [ ! -f /usr/include/cmocka.h ] || ! command -v redis-server >/dev/null \
 	   || ! command -v redis-benchmark >/dev/null || ! $(PYTHON) -c 'import redis, pytest' 2>/dev/null \
-	   || [ ! -f /usr/include/jemalloc/jemalloc.h ] || [ ! -f /usr/include/zstd.h ]; then \
+	   || [ ! -f /usr/include/jemalloc/jemalloc.h ] || [ ! -f /usr/include/zstd.h ] \
+	   || [ ! -f /usr/include/lua5.1/lua.h ] || [ ! -f /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ]; then \
 	    ./scripts/install-deps.sh; fi
 
 run: deps

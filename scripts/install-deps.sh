@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config librocksdb-dev libevent-dev libzstd-dev \
 libjemalloc-dev libcmocka-dev python3-redis python3-pytest redis-tools \
-redis-server procps"
+redis-server procps liblua5.1-0-dev lua-cjson"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

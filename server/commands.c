@@ -3,9 +3,11 @@
  * and the COMMAND command (COUNT, INFO, DOCS, LIST) generated from the table.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../replication/repl.h"
 #include "server.h"
@@ -43,7 +45,10 @@ static uint64_t parseFlagWords(const char *s)
     } words[] = {{"write", CMD_WRITE},     {"readonly", CMD_READONLY}, {"denyoom", CMD_DENYOOM},
                  {"admin", CMD_ADMIN},     {"pubsub", CMD_PUBSUB},     {"noscript", CMD_NOSCRIPT},
                  {"loading", CMD_LOADING}, {"stale", CMD_STALE},       {"fast", CMD_FAST},
-                 {"no_auth", CMD_NO_AUTH}, {"global", CMD_GLOBAL},     {"nokeys", CMD_NOKEYS}};
+                 {"no_auth", CMD_NO_AUTH}, {"global", CMD_GLOBAL},     {"nokeys", CMD_NOKEYS},
+                 /* Redis words shown by COMMAND INFO; only skip_monitor acts here */
+                 {"skip_monitor", CMD_SKIP_MONITOR}, {"no_mandatory_keys", 0},
+                 {"movablekeys", 0}};
     uint64_t f = 0;
     while (*s) {
         while (*s == ' ') s++;
@@ -231,15 +236,67 @@ static int groupTryAdd(const uint32_t *stripes, int n)
     return 1;
 }
 
-static void groupOpen(const uint32_t *stripes, int n)
+/* ========================== Busy scripts ================================== */
+
+/* A Lua script (script.c) runs holding the keyspace lock exclusively.  Once
+ * it has run for busy-reply-threshold ms it is "busy": every other command is
+ * answered -BUSY at once, decided before any lock is taken, and a thread
+ * already waiting for the keyspace lock stops waiting and answers -BUSY too,
+ * so that it keeps serving its connections (SCRIPT KILL must get through).
+ * That is script.c's invariant 5; this section is its call() half. */
+#define KEYSPACE_WAIT_SLICE_MS 10 /* how often a waiting thread looks at the busy flag */
+
+static const char busyError[] =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/* The commands Redis 7.0 lets through while a script is busy (its
+ * "allow_busy" ones that Strata has; SHUTDOWN only with NOSAVE or ABORT). */
+static int allowedWhileBusy(client *c, redisCommand *cmd)
 {
-    pthread_rwlock_rdlock(&server.keyspace_lock);
+    if (cmd->proc == authCommand || cmd->proc == helloCommand || cmd->proc == quitCommand ||
+        cmd->proc == resetCommand)
+        return 1;
+    if (cmd->proc == scriptCommand) return argIs(c, 1, "kill");
+    if (cmd->proc == shutdownCommand) {
+        for (int i = 1; i < c->argc; i++)
+            if (argIs(c, i, "nosave") || argIs(c, i, "abort")) return 1;
+    }
+    return 0;
+}
+
+/* Takes the keyspace lock (exclusive or shared).  C_ERR when a script
+ * became busy while this thread waited: the lock is not held then. */
+static int keyspaceLockUnlessBusy(int exclusive)
+{
+    pthread_rwlock_t *l = &server.keyspace_lock;
+    if ((exclusive ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l)) == 0) return C_OK;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += KEYSPACE_WAIT_SLICE_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        int rc = exclusive ? pthread_rwlock_timedwrlock(l, &ts) : pthread_rwlock_timedrdlock(l, &ts);
+        if (rc == 0) return C_OK;
+        if (rc != ETIMEDOUT) serverPanic("keyspace lock: error %d", rc);
+        if (scriptIsBusy()) return C_ERR;
+    }
+}
+
+/* Opens a group: keyspace lock (shared) and the stripes.  C_ERR (nothing
+ * held) when a busy script made it give up. */
+static int groupOpen(const uint32_t *stripes, int n)
+{
+    if (keyspaceLockUnlessBusy(0) != C_OK) return C_ERR;
     for (int i = 0; i < n; i++) {
         pthread_mutex_lock(&server.stripes[stripes[i]]);
         groupMarkHeld(stripes[i]);
     }
     group.batch = stBatchNew(server.st);
     group.gen++;
+    return C_OK;
 }
 
 /* Records c as a member of the open group, remembering where its replies
@@ -263,6 +320,7 @@ void callThreadExit(void)
     free(group.clients);
     group.clients = NULL;
     group.nclients = group.clients_cap = 0;
+    scriptThreadExit();
 }
 
 void callForgetClient(client *c)
@@ -379,8 +437,15 @@ static int arityOk(redisCommand *cmd, int argc)
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
+/* call() serves two kinds of clients.  Connections: the checks below, then
+ * the locks (a write group, the keyspace lock exclusively for "global"
+ * commands, or shared plus the key stripes).  A script client (CLIENT_SCRIPT,
+ * redis.call() in script.c): the nested path, which takes no lock because the
+ * running script holds the keyspace lock exclusively, joins no group, is never
+ * refused as -BUSY and keeps the script's command time. */
 void call(client *c)
 {
+    int nested = (atomic_load(&c->flags) & CLIENT_SCRIPT) != 0;
     redisCommand *cmd = commandLookup(c->argv[0], c->argvlen[0]);
     c->cmd = cmd;
     c->error_replies = 0;
@@ -436,32 +501,41 @@ void call(client *c)
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
         goto skip_reply_flags;
     }
+    if (!nested && scriptIsBusy() && !allowedWhileBusy(c, cmd)) goto busy;
 
     uint32_t stripes[LOCK_STRIPES];
-    int nstripes = 0, grouped = groupable(cmd);
+    int nstripes = 0, grouped = !nested && groupable(cmd);
     if (grouped) {
         nstripes = commandStripes(c, stripes);
         if (nstripes > GROUP_MAX_STRIPES) grouped = 0; /* huge MSET/DEL: run alone */
     }
-    if (grouped) {
+    int keyspace_locked = 0; /* this call took the keyspace lock itself */
+    if (nested) {
+        /* the script holds every lock (see above) */
+    } else if (grouped) {
         if (group.batch && !groupTryAdd(stripes, nstripes)) callFlushGroup();
-        if (!group.batch) groupOpen(stripes, nstripes);
+        if (!group.batch && groupOpen(stripes, nstripes) != C_OK) goto busy;
         groupJoin(c);
         nstripes = 0; /* released by callFlushGroup(), not below */
     } else {
+        /* Also what a script needs: no group of this thread open under it. */
         callFlushGroup();
+        if (cmd->flags & CMD_GLOBAL) {
+            if (keyspaceLockUnlessBusy(1) != C_OK) goto busy;
+            keyspace_locked = 1;
+        } else if (!(cmd->flags & CMD_NOKEYS)) {
+            if (keyspaceLockUnlessBusy(0) != C_OK) goto busy;
+            keyspace_locked = 1;
+            if (!nstripes) nstripes = commandStripes(c, stripes);
+            for (int i = 0; i < nstripes; i++) pthread_mutex_lock(&server.stripes[stripes[i]]);
+        }
     }
-    if (grouped) {
-        /* locks held by the group */
-    } else if (cmd->flags & CMD_GLOBAL) {
-        pthread_rwlock_wrlock(&server.keyspace_lock);
-    } else if (!(cmd->flags & CMD_NOKEYS)) {
-        pthread_rwlock_rdlock(&server.keyspace_lock);
-        if (!nstripes) nstripes = commandStripes(c, stripes);
-        for (int i = 0; i < nstripes; i++) pthread_mutex_lock(&server.stripes[stripes[i]]);
-    }
+    /* EVAL shows in MONITOR before the commands its script runs. */
+    if ((cmd->flags & CMD_SKIP_MONITOR) &&
+        atomic_load_explicit(&server.has_monitors, memory_order_relaxed))
+        monitorFeed(c);
     uint64_t start = monotonic_us();
-    c->cmd_time_ms = mstime();
+    if (!nested) c->cmd_time_ms = mstime();
     atomic_fetch_or(&c->flags, CLIENT_IN_CALL);
     cmd->proc(c);
     atomic_fetch_and(&c->flags, ~CLIENT_IN_CALL);
@@ -469,7 +543,7 @@ void call(client *c)
     for (int i = nstripes - 1; i >= 0; i--) pthread_mutex_unlock(&server.stripes[stripes[i]]);
     if (grouped) {
         if (stBatchSize(group.batch) >= GROUP_MAX_EFFECTS) callFlushGroup();
-    } else if (!(cmd->flags & CMD_NOKEYS) || (cmd->flags & CMD_GLOBAL)) {
+    } else if (keyspace_locked) {
         pthread_rwlock_unlock(&server.keyspace_lock);
     }
 
@@ -483,15 +557,19 @@ void call(client *c)
     c->lastcmd = cmd;
     /* Fed after the command, like Redis: "[5 ...]" after SELECT 5. */
     if (atomic_load_explicit(&server.has_monitors, memory_order_relaxed) &&
-        !(cmd->flags & CMD_ADMIN))
+        !(cmd->flags & (CMD_ADMIN | CMD_SKIP_MONITOR)))
         monitorFeed(c);
-    if (clientOutputPending(c)) {
+    if (!nested && clientOutputPending(c)) {
         /* obuf_soft_since_ms is shared with posting threads: take xlock. */
         pthread_mutex_lock(&c->xlock);
         clientCheckOutputLimits(c, c->cmd_time_ms);
         pthread_mutex_unlock(&c->xlock);
     }
 
+    goto skip_reply_flags;
+busy:
+    addReplyError(c, busyError);
+    atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
 skip_reply_flags:
     /* CLIENT REPLY SKIP applies to the command after the one that set it. */
     {
@@ -510,7 +588,7 @@ skip_reply_flags:
 static void replyFlagSet(client *c, redisCommand *cmd)
 {
     /* On the stack: COMMAND runs on several event loops at once. */
-    char words[16][16];
+    char words[16][24]; /* the longest word: "no_mandatory_keys" */
     int n = 0;
     const char *s = cmd->sflags;
     while (*s && n < 16) {
@@ -863,6 +941,27 @@ static void listCb(void *ud, redisCommand *cmd)
     if (f->emit) addReplyBulkStr(f->c, cmd->name);
 }
 
+static int isEvalCommand(redisCommand *cmd)
+{
+    return cmd->proc == evalCommand || cmd->proc == evalshaCommand ||
+           cmd->proc == evalRoCommand || cmd->proc == evalshaRoCommand;
+}
+
+/* EVAL and its variants have "movable" keys: numkeys (argument 2) says how
+ * many of the arguments after it are keys.  As Redis, a numkeys that is not
+ * a count of the arguments present gives no keys rather than an error. */
+static void commandGetKeysEval(client *c, redisCommand *cmd, int argc)
+{
+    long long n;
+    if (!arityOk(cmd, argc)) {
+        addReplyError(c, "Invalid number of arguments specified for command");
+        return;
+    }
+    if (!string2ll(c->argv[4], c->argvlen[4], &n) || n < 0 || n > argc - 3) n = 0;
+    addReplyArrayLen(c, n);
+    for (int i = 0; i < n; i++) addReplyBulk(c, c->argv[5 + i], c->argvlen[5 + i]);
+}
+
 /* COMMAND GETKEYS <command> <args...>: the key positions commands.def gives,
  * applied to the arguments, with Redis's checks in Redis's order. */
 static void commandGetKeys(client *c)
@@ -871,6 +970,10 @@ static void commandGetKeys(client *c)
     redisCommand *cmd = commandLookup(c->argv[2], c->argvlen[2]);
     if (!cmd) {
         addReplyError(c, "Invalid command specified");
+        return;
+    }
+    if (isEvalCommand(cmd)) {
+        commandGetKeysEval(c, cmd, argc);
         return;
     }
     if (cmd->firstkey <= 0) {

@@ -766,6 +766,9 @@ static const cfgDirective directives[] = {
               "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", cobOps),
     D_INT("slowlog-log-slower-than", M, "10000", slowlog_log_slower_than, -1, LLONG_MAX),
     D_INT("slowlog-max-len", M, "128", slowlog_max_len, 0, LLONG_MAX),
+    /* scripting (script.c): Redis 7.0's name, and its old one as the alias */
+    {.name = "busy-reply-threshold", .alias = "lua-time-limit", .kind = K_INT, .flags = M,
+     .def = "5000", .field = &cfg.busy_reply_threshold, .ft = FT_LL, .min = 0, .max = LLONG_MAX},
     /* replication */
     D_SPECIAL("replicaof", "slaveof", 0, "no one", replOps),
     D_BOOL("active-replica", NULL, 0, "no", active_replica),

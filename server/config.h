@@ -95,6 +95,8 @@ typedef struct strataConfig {
     cfgCobLimit cob[CFG_COB_CLASSES];   /* normal 0 0 0, replica 256mb 64mb 60, pubsub 32mb 8mb 60 */
     long long slowlog_log_slower_than;  /* microseconds, 10000 */
     unsigned long long slowlog_max_len; /* 128 */
+    long long busy_reply_threshold;     /* ms a script runs before others get -BUSY, 5000
+                                         * (alias lua-time-limit) */
     /* replication (parsed now, acted on by later issues) */
     cfgReplicaOf replicaof[CFG_MAX_REPLICAOF];
     int replicaof_count;

@@ -396,10 +396,52 @@ static void monitorRemove(client *c)
     pthread_mutex_unlock(&server.monitors_lock);
 }
 
-/* Frees a client.  Owner thread only. */
+/* A script's client (script.c): what call() and the reply API need, no
+ * socket, in no client list (CLIENT LIST does not show it, as in Redis).
+ * Slow log entries name it "?:0" and MONITOR "lua", as Redis does. */
+client *createScriptClient(strataThread *t)
+{
+    client *c = calloc(1, sizeof(*c));
+    if (!c) serverPanic("out of memory creating the script client");
+    c->id = atomic_fetch_add(&server.next_client_id, 1);
+    c->fd = -1;
+    c->thread = t;
+    c->resp = 2;
+    c->authenticated = 1;
+    atomic_store(&c->flags, CLIENT_SCRIPT);
+    snprintf(c->addr, sizeof(c->addr), "?:0");
+    snprintf(c->laddr, sizeof(c->laddr), "?:0");
+    c->ctime_ms = c->last_interaction_ms = mstime();
+    sbInit(&c->qbuf);
+    sbInit(&c->out);
+    sbInit(&c->xout);
+    respReqInit(&c->req);
+    pthread_mutex_init(&c->xlock, NULL);
+    return c;
+}
+
+void freeScriptClient(client *c)
+{
+    respReqFree(&c->req);
+    sbFree(&c->qbuf);
+    sbFree(&c->out);
+    sbFree(&c->xout);
+    pthread_mutex_destroy(&c->xlock);
+    free(c->name);
+    free(c);
+}
+
+/* Frees a client.  Owner thread only.  A client inside call() is only marked
+ * to close: a script's caller can see its connection fail while the script
+ * serves the thread's other clients (script.c, invariant 6); the command
+ * loop frees it when the call returns. */
 void freeClient(client *c)
 {
     strataThread *t = c->thread;
+    if (atomic_load(&c->flags) & CLIENT_IN_CALL) {
+        atomic_fetch_or(&c->flags, CLIENT_CLOSE_ASAP);
+        return;
+    }
     /* First: a PUBLISH on another thread must not post to c, or queue it in
      * xpending, once the steps below have run (cmd_pubsub.c invariant 3). */
     pubsubClientFree(c);
@@ -741,8 +783,9 @@ void monitorFeed(client *c)
     strbuf line;
     sbInit(&line);
     uint64_t us = ustime();
+    const char *who = (atomic_load(&c->flags) & CLIENT_SCRIPT) ? "lua" : c->addr;
     sbPrintf(&line, "+%llu.%06llu [%d %s]", (unsigned long long)(us / 1000000),
-             (unsigned long long)(us % 1000000), c->db, c->addr);
+             (unsigned long long)(us % 1000000), c->db, who);
     for (int i = 0; i < c->argc; i++) {
         sbAppend(&line, " \"", 2);
         if (commandArgIsSecret(c, i)) {

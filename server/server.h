@@ -59,6 +59,7 @@ typedef void commandProc(client *c);
 #define CMD_GLOBAL (1ULL << 10)  /* "global": needs the keyspace lock exclusively */
 #define CMD_NOKEYS (1ULL << 11)  /* "nokeys": touches no keys, takes no lock */
 #define CMD_ALLKEYS (1ULL << 12) /* "allkeys": keys not at fixed positions (MSET etc. use step) */
+#define CMD_SKIP_MONITOR (1ULL << 13) /* "skip_monitor": MONITOR sees it before it runs (EVAL) */
 
 typedef struct redisCommand {
     const char *name;     /* lower case */
@@ -91,6 +92,8 @@ typedef struct redisCommand {
 #define CLIENT_IN_CALL (1 << 9)
 #define CLIENT_BLOCKED (1 << 10)          /* WAIT: no commands run until unblocked */
 #define CLIENT_UNBLOCKED (1 << 11)        /* set by the unblocking thread; owner resumes input */
+#define CLIENT_SCRIPT (1 << 12)           /* a thread's script client (script.c): call() takes no
+                                           * lock for it, the running script holds them all */
 
 struct strataThread;
 
@@ -353,6 +356,12 @@ int memStorageRefuses(void);         /* a write would pass maxstorage: -OOM */
 void memApplySettings(void);         /* maxmemory / policy changed */
 void memStartKeeper(void);
 void memStopKeeper(void);
+
+/* ---- script.c / cmd_script.c (Lua scripting) ---------------------------- */
+int scriptIsBusy(void);             /* a script passed busy-reply-threshold: answer -BUSY */
+void scriptThreadExit(void);        /* frees this thread's interpreter; at loop end */
+client *createScriptClient(strataThread *t); /* networking.c: a script client, no socket */
+void freeScriptClient(client *c);
 
 /* ---- cmd_repl.c --------------------------------------------------------- */
 int replicationInit(void);         /* after storage opened; C_OK / C_ERR */
