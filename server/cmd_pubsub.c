@@ -439,6 +439,17 @@ static long long publishLocked(client *self, const char *ch, size_t chlen, const
     return receivers;
 }
 
+/* Publishes msg on ch from the server itself (keyspace notifications):
+ * every receiver, the caller's client included, gets it through its post
+ * queue.  Returns the number of receivers. */
+long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t mlen)
+{
+    pthread_mutex_lock(&registryLock);
+    long long n = publishLocked(NULL, ch, chlen, msg, mlen);
+    pthread_mutex_unlock(&registryLock);
+    return n;
+}
+
 /* ========================== Commands ====================================== */
 
 static void subscribeGeneric(client *c, int kind)

@@ -694,6 +694,73 @@ static void storageLines(const char *name, const cfgVal *v, strbuf *out) {
 static const cfgSpecial storageOps = {storageParse, NULL, storageCapture, storageStore,
                                       storageFormat, storageLines, NULL};
 
+/* =================== Special: notify-keyspace-events ===================== */
+/* Redis's class characters (notify.c parses and prints them); the flags
+ * travel in v->ll. */
+
+/* Redis's flag characters, in the order its CONFIG GET prints them. */
+static const struct {
+    char ch;
+    int flag;
+} notifyChars[] = {
+    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING}, {'l', NOTIFY_LIST},     {'s', NOTIFY_SET},
+    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},   {'x', NOTIFY_EXPIRED},  {'e', NOTIFY_EVICTED},
+    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE}, {'K', NOTIFY_KEYSPACE}, {'E', NOTIFY_KEYEVENT},
+    {'m', NOTIFY_KEY_MISS}, {'n', NOTIFY_NEW},
+};
+#define NOTIFY_NCHARS ((int)(sizeof(notifyChars) / sizeof(notifyChars[0])))
+
+int cfgNotifyParse(const char *s, size_t len) {
+    int flags = 0;
+    for (size_t i = 0; i < len; i++) {
+        int f = s[i] == 'A' ? NOTIFY_ALL : 0;
+        for (int j = 0; j < NOTIFY_NCHARS && !f; j++)
+            if (notifyChars[j].ch == s[i]) f = notifyChars[j].flag;
+        if (!f) return -1;
+        flags |= f;
+    }
+    return flags;
+}
+
+void cfgNotifyFormat(int flags, char *buf, size_t size) {
+    size_t n = 0;
+    int j = 0;
+    if ((flags & NOTIFY_ALL) == NOTIFY_ALL) {
+        buf[n++] = 'A';
+        while (j < NOTIFY_NCHARS && notifyChars[j].flag != NOTIFY_KEYSPACE) j++;
+    }
+    for (; j < NOTIFY_NCHARS && n + 1 < size; j++)
+        if (flags & notifyChars[j].flag) buf[n++] = notifyChars[j].ch;
+    buf[n] = '\0';
+}
+
+static int notifyParse(int argc, char **argv, cfgVal *out, char *why) {
+    if (argc > 1) return fail(why, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    int f = cfgNotifyParse(argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
+    if (f < 0) return fail(why, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    out->ll = f;
+    return 0;
+}
+
+static void notifyCapture(cfgVal *out) { out->ll = cfg.notify_flags; }
+
+static void notifyStore(cfgVal *v) { __atomic_store_n(&cfg.notify_flags, (int)v->ll, __ATOMIC_RELAXED); }
+
+static void notifyFormat(const cfgVal *v, strbuf *out) {
+    char buf[32];
+    cfgNotifyFormat((int)v->ll, buf, sizeof(buf));
+    sbAppendStr(out, buf);
+}
+
+static void notifyLines(const char *name, const cfgVal *v, strbuf *out) {
+    char buf[32];
+    cfgNotifyFormat((int)v->ll, buf, sizeof(buf));
+    sbPrintf(out, "%s \"%s\"\n", name, buf);
+}
+
+static const cfgSpecial notifyOps = {notifyParse, NULL, notifyCapture, notifyStore,
+                                     notifyFormat, notifyLines, NULL};
+
 /* ========================= The directive table ========================== */
 
 #define FTYPE(f) _Generic((f), int: FT_INT, long long: FT_LL, \
@@ -766,6 +833,7 @@ static const cfgDirective directives[] = {
               "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", cobOps),
     D_INT("slowlog-log-slower-than", M, "10000", slowlog_log_slower_than, -1, LLONG_MAX),
     D_INT("slowlog-max-len", M, "128", slowlog_max_len, 0, LLONG_MAX),
+    D_SPECIAL("notify-keyspace-events", NULL, M, "", notifyOps),
     /* scripting (script.c): Redis 7.0's name, and its old one as the alias */
     {.name = "busy-reply-threshold", .alias = "lua-time-limit", .kind = K_INT, .flags = M,
      .def = "5000", .field = &cfg.busy_reply_threshold, .ft = FT_LL, .min = 0, .max = LLONG_MAX},

@@ -54,6 +54,28 @@ typedef struct cfgReplicaOf {
 #define CFG_FSYNC_EVERYSEC 1
 #define CFG_FSYNC_ALWAYS 2
 
+/* notify-keyspace-events classes (Redis's characters in the comments). */
+#define NOTIFY_KEYSPACE (1 << 0)  /* K */
+#define NOTIFY_KEYEVENT (1 << 1)  /* E */
+#define NOTIFY_GENERIC (1 << 2)   /* g: DEL, EXPIRE, RENAME, ... */
+#define NOTIFY_STRING (1 << 3)    /* $ */
+#define NOTIFY_LIST (1 << 4)      /* l */
+#define NOTIFY_SET (1 << 5)       /* s */
+#define NOTIFY_HASH (1 << 6)      /* h */
+#define NOTIFY_ZSET (1 << 7)      /* z */
+#define NOTIFY_EXPIRED (1 << 8)   /* x */
+#define NOTIFY_EVICTED (1 << 9)   /* e */
+#define NOTIFY_STREAM (1 << 10)   /* t */
+#define NOTIFY_KEY_MISS (1 << 11) /* m (not part of A) */
+#define NOTIFY_MODULE (1 << 12)   /* d */
+#define NOTIFY_NEW (1 << 13)      /* n (not part of A) */
+#define NOTIFY_ALL (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | \
+                    NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
+/* Parses Redis's class characters: the flags, or -1 on an unknown one. */
+int cfgNotifyParse(const char *s, size_t len);
+/* CONFIG GET's text for flags (buf of 32 bytes is enough). */
+void cfgNotifyFormat(int flags, char *buf, size_t size);
+
 typedef struct strataConfig {
     /* network */
     char *bind[CFG_MAX_BIND];   /* default "127.0.0.1" and "-::1" as Redis */
@@ -95,6 +117,8 @@ typedef struct strataConfig {
     cfgCobLimit cob[CFG_COB_CLASSES];   /* normal 0 0 0, replica 256mb 64mb 60, pubsub 32mb 8mb 60 */
     long long slowlog_log_slower_than;  /* microseconds, 10000 */
     unsigned long long slowlog_max_len; /* 128 */
+    int notify_flags;                   /* notify-keyspace-events: NOTIFY_*; read with
+                                         * relaxed atomics (any thread) */
     long long busy_reply_threshold;     /* ms a script runs before others get -BUSY, 5000
                                          * (alias lua-time-limit) */
     /* replication (parsed now, acted on by later issues) */

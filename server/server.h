@@ -340,7 +340,13 @@ int getRangeLongOrReply(client *c, const char *s, size_t len, long long min, lon
 int getDoubleOrReply(client *c, const char *s, size_t len, double *out, const char *msg);
 int argIs(client *c, int i, const char *word); /* case-insensitive compare of argv[i] */
 
+/* ---- notify.c: keyspace notifications (NOTIFY_* flags: config.h) ------- */
+/* After a successful write: publishes `event` for key (db) on the keyspace
+ * and keyevent channels if class `type` is enabled.  Any thread. */
+void notifyKeyspaceEvent(int type, const char *event, const char *key, size_t klen, int db);
+
 /* ---- cmd_pubsub.c ------------------------------------------------------- */
+long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t mlen);
 void pubsubClientReset(client *c); /* RESET: drop all subscriptions quietly; owner thread */
 void pubsubClientFree(client *c);  /* freeClient: leave the registry first; owner thread */
 void pubsubStats(long long *channels, long long *patterns); /* INFO stats */
