@@ -63,6 +63,7 @@ static void hsetGeneric(client *c, int reply_ok)
     for (int j = 2; j < c->argc; j += 2)
         added += stCollPut(h, c->argv[j], c->argvlen[j], c->argv[j + 1], c->argvlen[j + 1]);
     if (hashCommit(c, h, b, o) != C_OK) return;
+    notifyKeyspaceEvent(NOTIFY_HASH, "hset", c->argv[1], c->argvlen[1], c->db);
     if (reply_ok) addReplyOk(c);
     else addReplyLongLong(c, added);
 }
@@ -86,7 +87,9 @@ void hsetnxCommand(client *c)
     int added = 0;
     if (!stCollGet(h, c->argv[2], c->argvlen[2], NULL, NULL))
         added = stCollPut(h, c->argv[2], c->argvlen[2], c->argv[3], c->argvlen[3]);
-    if (hashCommit(c, h, b, o) == C_OK) addReplyLongLong(c, added);
+    if (hashCommit(c, h, b, o) != C_OK) return;
+    if (added) notifyKeyspaceEvent(NOTIFY_HASH, "hset", c->argv[1], c->argvlen[1], c->db);
+    addReplyLongLong(c, added);
 }
 
 void hdelCommand(client *c)
@@ -97,7 +100,11 @@ void hdelCommand(client *c)
     if (!h) return;
     long long removed = 0;
     for (int j = 2; j < c->argc; j++) removed += stCollDel(h, c->argv[j], c->argvlen[j]);
-    if (hashCommit(c, h, b, o) == C_OK) addReplyLongLong(c, removed);
+    int emptied = removed && stCollCount(h) == 0;
+    if (hashCommit(c, h, b, o) != C_OK) return;
+    if (removed) notifyKeyspaceEvent(NOTIFY_HASH, "hdel", c->argv[1], c->argvlen[1], c->db);
+    if (emptied) notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[1], c->argvlen[1], c->db);
+    addReplyLongLong(c, removed);
 }
 
 void hincrbyCommand(client *c)
@@ -127,7 +134,9 @@ void hincrbyCommand(client *c)
     char buf[32];
     int len = ll2string(buf, sizeof(buf), value);
     stCollPut(h, c->argv[2], c->argvlen[2], buf, (size_t)len);
-    if (hashCommit(c, h, b, o) == C_OK) addReplyLongLong(c, value);
+    if (hashCommit(c, h, b, o) != C_OK) return;
+    notifyKeyspaceEvent(NOTIFY_HASH, "hincrby", c->argv[1], c->argvlen[1], c->db);
+    addReplyLongLong(c, value);
     return;
 fail:
     stCollClose(h);
@@ -168,7 +177,9 @@ void hincrbyfloatCommand(client *c)
         goto fail;
     }
     stCollPut(h, c->argv[2], c->argvlen[2], buf, (size_t)len);
-    if (hashCommit(c, h, b, o) == C_OK) addReplyBulk(c, buf, (size_t)len);
+    if (hashCommit(c, h, b, o) != C_OK) return;
+    notifyKeyspaceEvent(NOTIFY_HASH, "hincrbyfloat", c->argv[1], c->argvlen[1], c->db);
+    addReplyBulk(c, buf, (size_t)len);
     return;
 fail:
     stCollClose(h);

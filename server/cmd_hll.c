@@ -118,6 +118,7 @@ void pfaddCommand(client *c)
     if (updated) {
         hllCacheInvalidate(h.p);
         if (writeHll(c, c->argv[1], c->argvlen[1], o, &h) != C_OK) goto done;
+        notifyKeyspaceEvent(NOTIFY_STRING, "pfadd", c->argv[1], c->argvlen[1], c->db);
     }
     addReplyLongLong(c, updated);
 done:
@@ -219,6 +220,7 @@ void pfmergeCommand(client *c)
     if (hllApplyMax(&h, max, use_dense, max_bytes) != 0) {
         addReplyError(c, HLL_ERR_CORRUPT);
     } else if (writeHll(c, c->argv[1], c->argvlen[1], dst, &h) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "pfadd", c->argv[1], c->argvlen[1], c->db);
         addReplyOk(c);
     }
     hllBufFree(&h);

@@ -69,7 +69,11 @@ static void delGeneric(client *c)
     int ok = C_OK;
     if (deleted) ok = commitOrReply(c, b);
     else dbBatchDiscard(c, b);
-    if (ok == C_OK) addReplyLongLong(c, deleted);
+    if (ok == C_OK) {
+        for (int j = 1; j < c->argc; j++)
+            if (found[j]) notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[j], c->argvlen[j], c->db);
+        addReplyLongLong(c, deleted);
+    }
     for (int j = 1; j < c->argc; j++)
         if (found[j]) stObjRelease(found[j]);
     free(found);
@@ -182,11 +186,16 @@ static void expireGeneric(client *c, int unit_seconds, int relative)
     if (skip) {
         addReplyLongLong(c, 0);
     } else if (at <= (long long)c->cmd_time_ms) {
-        if (deleteKey(c, c->db, c->argv[1], c->argvlen[1], o) == C_OK) addReplyLongLong(c, 1);
+        if (deleteKey(c, c->db, c->argv[1], c->argvlen[1], o) == C_OK) {
+            notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[1], c->argvlen[1], c->db);
+            addReplyLongLong(c, 1);
+        }
     } else {
         if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, objWithExpire(o, (uint64_t)at)) ==
-            C_OK)
+            C_OK) {
+            notifyKeyspaceEvent(NOTIFY_GENERIC, "expire", c->argv[1], c->argvlen[1], c->db);
             addReplyLongLong(c, 1);
+        }
     }
     stObjRelease(o);
 }
@@ -259,6 +268,7 @@ void persistCommand(client *c)
     if (!o || !o->meta.expire_ms) {
         addReplyLongLong(c, 0);
     } else if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, objWithExpire(o, 0)) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "persist", c->argv[1], c->argvlen[1], c->db);
         addReplyLongLong(c, 1);
     }
     if (o) stObjRelease(o);
@@ -593,6 +603,8 @@ static void renameGeneric(client *c, int nx)
         addReplyLongLong(c, 0);
     } else if (copyKeyValue(c, src, c->db, c->argv[2], c->argvlen[2], dst, 1, c->db, c->argv[1],
                             c->argvlen[1]) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "rename_from", c->argv[1], c->argvlen[1], c->db);
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "rename_to", c->argv[2], c->argvlen[2], c->db);
         if (nx) addReplyLongLong(c, 1);
         else addReplyOk(c);
     }
@@ -639,6 +651,7 @@ void copyCommand(client *c)
     } else if (copyKeyValue(c, src, dstdb, c->argv[2], c->argvlen[2], dst, 0, c->db, c->argv[1],
                             c->argvlen[1]) ==
                C_OK) {
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "copy_to", c->argv[2], c->argvlen[2], dstdb);
         addReplyLongLong(c, 1);
     }
     stObjRelease(src);
@@ -663,6 +676,8 @@ void moveCommand(client *c)
         addReplyLongLong(c, 0);
     } else if (copyKeyValue(c, src, dstdb, c->argv[1], c->argvlen[1], NULL, 1, c->db, c->argv[1],
                             c->argvlen[1]) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "move_from", c->argv[1], c->argvlen[1], c->db);
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "move_to", c->argv[1], c->argvlen[1], dstdb);
         addReplyLongLong(c, 1);
     }
     stObjRelease(src);

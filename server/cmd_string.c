@@ -175,6 +175,12 @@ static void setGeneric(client *c, int flags, const char *key, size_t klen, const
         ok = writeKey(c, c->db, key, klen, old, newStringObj(val, vlen, exp, 0));
     }
     if (ok == C_OK) {
+        if ((flags & SET_EXPIRE) && expire_at_ms <= (long long)c->cmd_time_ms) {
+            if (old) notifyKeyspaceEvent(NOTIFY_GENERIC, "del", key, klen, c->db);
+        } else {
+            notifyKeyspaceEvent(NOTIFY_STRING, "set", key, klen, c->db);
+            if (flags & SET_EXPIRE) notifyKeyspaceEvent(NOTIFY_GENERIC, "expire", key, klen, c->db);
+        }
         if (flags & SET_GET) {
             if (old) addReplyObjValue(c, old);
             else addReplyNull(c);
@@ -231,7 +237,10 @@ void getdelCommand(client *c)
         addReplyNull(c);
         return;
     }
-    if (deleteKey(c, c->db, c->argv[1], c->argvlen[1], o) == C_OK) addReplyObjValue(c, o);
+    if (deleteKey(c, c->db, c->argv[1], c->argvlen[1], o) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[1], c->argvlen[1], c->db);
+        addReplyObjValue(c, o);
+    }
     stObjRelease(o);
 }
 
@@ -250,12 +259,17 @@ void getexCommand(client *c)
      * checked. */
     int ok = C_OK, set_expire = expire_arg != 0;
     if (set_expire && getOptionExpireAtOrReply(c, flags, expire_arg, &at) != C_OK) goto done;
+    const char *event = NULL;
     if (set_expire && at <= (long long)c->cmd_time_ms) {
         ok = deleteKey(c, c->db, c->argv[1], c->argvlen[1], o);
+        event = "del";
     } else if (set_expire || ((flags & SET_PERSIST) && o->meta.expire_ms)) {
         stObj *n = newStringObj(o->val, o->vlen, set_expire ? (uint64_t)at : 0, o->meta.flags);
         ok = writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n);
+        event = set_expire ? "expire" : "persist";
     }
+    if (ok == C_OK && event)
+        notifyKeyspaceEvent(NOTIFY_GENERIC, event, c->argv[1], c->argvlen[1], c->db);
     if (ok == C_OK) addReplyObjValue(c, o);
 done:
     stObjRelease(o);
@@ -328,6 +342,8 @@ static void msetGeneric(client *c, int nx)
         stObjRelease(o);
     }
     if (commitOrReply(c, b) == C_OK) {
+        for (int i = 0; i < nuniq; i++)
+            notifyKeyspaceEvent(NOTIFY_STRING, "set", keys[i].key, keys[i].klen, c->db);
         if (nx) addReplyLongLong(c, 1);
         else addReplyOk(c);
     }
@@ -370,8 +386,10 @@ void appendCommand(client *c)
     stObj *n = stObjNewRaw(&m, oldlen + c->argvlen[2]);
     if (oldlen) memcpy(n->val, o->val, oldlen);
     memcpy(n->val + oldlen, c->argv[2], c->argvlen[2]);
-    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK)
+    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "append", c->argv[1], c->argvlen[1], c->db);
         addReplyLongLong(c, (long long)(oldlen + c->argvlen[2]));
+    }
 done:
     if (o) stObjRelease(o);
 }
@@ -396,7 +414,10 @@ static void incrDecr(client *c, long long incr)
     char buf[32];
     int len = ll2string(buf, sizeof(buf), value);
     stObj *n = newStringObj(buf, len, o ? o->meta.expire_ms : 0, 0);
-    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) addReplyLongLong(c, value);
+    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "incrby", c->argv[1], c->argvlen[1], c->db);
+        addReplyLongLong(c, value);
+    }
 done:
     if (o) stObjRelease(o);
 }
@@ -454,7 +475,10 @@ void incrbyfloatCommand(client *c)
         goto done;
     }
     stObj *n = newStringObj(buf, len, o ? o->meta.expire_ms : 0, META_FLAG_NOINT);
-    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) addReplyBulk(c, buf, len);
+    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "incrbyfloat", c->argv[1], c->argvlen[1], c->db);
+        addReplyBulk(c, buf, len);
+    }
 done:
     if (o) stObjRelease(o);
 }
@@ -516,8 +540,10 @@ void setrangeCommand(client *c)
     memset(n->val, 0, newlen);
     if (oldlen) memcpy(n->val, o->val, oldlen);
     memcpy(n->val + offset, c->argv[3], vlen);
-    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK)
+    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "setrange", c->argv[1], c->argvlen[1], c->db);
         addReplyLongLong(c, (long long)newlen);
+    }
 done:
     if (o) stObjRelease(o);
 }
@@ -565,7 +591,10 @@ void setbitCommand(client *c)
     if (oldlen) memcpy(n->val, o->val, oldlen);
     if (on) n->val[byte] |= (char)(1 << bit);
     else n->val[byte] &= (char)~(1 << bit);
-    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) addReplyLongLong(c, prev);
+    if (writeKey(c, c->db, c->argv[1], c->argvlen[1], o, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "setbit", c->argv[1], c->argvlen[1], c->db);
+        addReplyLongLong(c, prev);
+    }
     if (o) stObjRelease(o);
 }
 
@@ -747,6 +776,7 @@ void bitopCommand(client *c)
     dst = lookupKeyWrite(c, c->argv[2], c->argvlen[2]);
     if (maxlen == 0) {
         if (dst && deleteKey(c, c->db, c->argv[2], c->argvlen[2], dst) != C_OK) goto done;
+        if (dst) notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[2], c->argvlen[2], c->db);
         addReplyLongLong(c, 0);
         goto done;
     }
@@ -767,8 +797,10 @@ void bitopCommand(client *c)
         }
         out[j] = acc;
     }
-    if (writeKey(c, c->db, c->argv[2], c->argvlen[2], dst, n) == C_OK)
+    if (writeKey(c, c->db, c->argv[2], c->argvlen[2], dst, n) == C_OK) {
+        notifyKeyspaceEvent(NOTIFY_STRING, "set", c->argv[2], c->argvlen[2], c->db);
         addReplyLongLong(c, (long long)maxlen);
+    }
 done:
     for (int i = 0; i < nsrc; i++)
         if (src[i]) stObjRelease(src[i]);

@@ -729,8 +729,10 @@ void cfgNotifyFormat(int flags, char *buf, size_t size) {
         buf[n++] = 'A';
         while (j < NOTIFY_NCHARS && notifyChars[j].flag != NOTIFY_KEYSPACE) j++;
     }
+    /* Redis 7.0 accepts 'n' but does not print it back. */
     for (; j < NOTIFY_NCHARS && n + 1 < size; j++)
-        if (flags & notifyChars[j].flag) buf[n++] = notifyChars[j].ch;
+        if ((flags & notifyChars[j].flag) && notifyChars[j].flag != NOTIFY_NEW)
+            buf[n++] = notifyChars[j].ch;
     buf[n] = '\0';
 }
 

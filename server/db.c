@@ -41,6 +41,7 @@ void dbDeleteExpired(int db, const char *key, size_t klen, const stObj *o)
     if (g) {
         stBatchDel(g, db, key, klen, &o->meta);
         atomic_fetch_add_explicit(&server.stat_expiredkeys, 1, memory_order_relaxed);
+        notifyKeyspaceEvent(NOTIFY_EXPIRED, "expired", key, klen, db);
         return;
     }
     stBatch *b = stBatchNew(server.st);
@@ -52,6 +53,7 @@ void dbDeleteExpired(int db, const char *key, size_t klen, const stObj *o)
         return;
     }
     atomic_fetch_add_explicit(&server.stat_expiredkeys, 1, memory_order_relaxed);
+    notifyKeyspaceEvent(NOTIFY_EXPIRED, "expired", key, klen, db);
 }
 
 /* Returns the key's object (caller releases) or NULL when absent or expired;

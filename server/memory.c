@@ -314,6 +314,7 @@ typedef struct evictVictim {
     int db;
     char *key;
     size_t klen;
+    int deleted; /* set by storageDeleteAll */
 } evictVictim;
 
 /* Deletes the victims in one batch with the keyspace locked exclusively for
@@ -335,6 +336,7 @@ static int storageDeleteAll(evictVictim *v, int n)
         if (!o) continue;
         stBatchDel(b, v[i].db, v[i].key, v[i].klen, &o->meta);
         stObjRelease(o);
+        v[i].deleted = 1;
         deleted++;
     }
     char *err = NULL;
@@ -343,6 +345,8 @@ static int storageDeleteAll(evictVictim *v, int n)
         free(err);
         deleted = 0;
     }
+    for (int i = 0; i < n && deleted; i++)
+        if (v[i].deleted) notifyKeyspaceEvent(NOTIFY_EVICTED, "evicted", v[i].key, v[i].klen, v[i].db);
     pthread_rwlock_unlock(&server.keyspace_lock);
     return deleted;
 }
@@ -377,6 +381,7 @@ static void storageEvict(void)
                     victims[nv].db = db;
                     victims[nv].key = cand[i].key;
                     victims[nv].klen = cand[i].klen;
+                    victims[nv].deleted = 0;
                     planned += cand[i].size;
                     nv++;
                 } else {
