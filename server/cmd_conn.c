@@ -107,6 +107,7 @@ void resetCommand(client *c)
         pthread_mutex_unlock(&server.monitors_lock);
     }
     pubsubClientReset(c); /* clears CLIENT_PUBSUB with the subscriptions */
+    multiClientReset(c);  /* MULTI queue and WATCHed keys */
     /* CLIENT NO-EVICT survives RESET, as in Redis 7.0. */
     atomic_fetch_and(&c->flags, ~(CLIENT_MONITOR | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
                                   CLIENT_REPLY_SKIP_NEXT | CLIENT_PUBSUB));

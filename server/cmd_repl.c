@@ -159,6 +159,8 @@ void waitCommand(client *c)
         return;
     }
     if (n > INT32_MAX) n = INT32_MAX;
+    /* Inside EXEC nothing blocks (as Redis): answer with the count now. */
+    if (atomic_load(&c->flags) & CLIENT_IN_EXEC) n = 0;
     long long acked = replWaitBlock(c->id, (int)n, timeout);
     if (acked >= 0) {
         addReplyLongLong(c, acked);

@@ -254,7 +254,8 @@ static const char busyError[] =
 static int allowedWhileBusy(client *c, redisCommand *cmd)
 {
     if (cmd->proc == authCommand || cmd->proc == helloCommand || cmd->proc == quitCommand ||
-        cmd->proc == resetCommand)
+        cmd->proc == resetCommand || cmd->proc == multiCommand || cmd->proc == discardCommand ||
+        cmd->proc == watchCommand || cmd->proc == unwatchCommand)
         return 1;
     if (cmd->proc == scriptCommand) return argIs(c, 1, "kill");
     if (cmd->proc == shutdownCommand) {
@@ -369,6 +370,31 @@ int callFlushGroup(void)
     return rc;
 }
 
+static void setCommandName(client *c, redisCommand *cmd);
+
+/* A transaction's batch (multi.c invariant 2): the thread's group batch for
+ * the duration of EXEC, so the queued commands write into it and read from
+ * it through callGroupBatch(), but with no stripes and no keyspace lock of
+ * its own (EXEC holds the lock exclusively) and no member clients. */
+void callTxnBegin(void)
+{
+    callFlushGroup();
+    group.batch = stBatchNew(server.st);
+    group.gen++;
+}
+
+int callTxnEnd(char **err)
+{
+    stBatch *b = group.batch;
+    group.batch = NULL;
+    return b ? stBatchCommit(b, err) : C_OK;
+}
+
+void setCommandNameOf(client *c, redisCommand *cmd)
+{
+    setCommandName(c, cmd);
+}
+
 /* ========================== call() ======================================== */
 
 /* Redis's preview: arguments quoted until the preview reaches 128 bytes, each
@@ -445,7 +471,7 @@ static int arityOk(redisCommand *cmd, int argc)
  * refused as -BUSY and keeps the script's command time. */
 void call(client *c)
 {
-    int nested = (atomic_load(&c->flags) & CLIENT_SCRIPT) != 0;
+    int nested = (atomic_load(&c->flags) & (CLIENT_SCRIPT | CLIENT_IN_EXEC)) != 0;
     redisCommand *cmd = commandLookup(c->argv[0], c->argvlen[0]);
     c->cmd = cmd;
     c->error_replies = 0;
@@ -454,17 +480,17 @@ void call(client *c)
     setCommandName(c, cmd);
     if (!cmd) {
         replyUnknownCommand(c);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if (!arityOk(cmd, c->argc)) {
         addReplyErrorArity(c);
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         addReplyError(c, "NOAUTH Authentication required.");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     /* RESP2 has no out-of-band type: a subscribed RESP2 client can only tell
      * replies from messages while it sends commands whose replies look like
@@ -478,30 +504,32 @@ void call(client *c)
                             "QUIT / RESET are allowed in this context",
                             c->cmd_name);
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if ((cmd->flags & CMD_WRITE) && cfg.replica_read_only && replIsReplica()) {
         addReplyError(c, "READONLY You can't write against a read only replica.");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if ((cmd->flags & CMD_DENYOOM) && memStorageRefuses()) {
         addReplyError(c, "OOM command not allowed when used storage > 'maxstorage'.");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if (atomic_load(&server.loading) && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Redis is loading the dataset in memory");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if ((atomic_load(&c->flags) & CLIENT_MONITOR) && (cmd->flags & (CMD_WRITE | CMD_READONLY))) {
         /* A MONITOR connection is a replica in Redis's eyes. */
         addReplyError(c, "Replica can't interact with the keyspace");
         atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
-        goto skip_reply_flags;
+        goto rejected;
     }
     if (!nested && scriptIsBusy() && !allowedWhileBusy(c, cmd)) goto busy;
+    /* Between MULTI and EXEC a command that passed the checks is queued. */
+    if (multiQueueIfNeeded(c, cmd)) goto skip_reply_flags;
 
     uint32_t stripes[LOCK_STRIPES];
     int nstripes = 0, grouped = !nested && groupable(cmd);
@@ -570,6 +598,9 @@ void call(client *c)
 busy:
     addReplyError(c, busyError);
     atomic_fetch_add_explicit(&cmd->rejected_calls, 1, memory_order_relaxed);
+rejected:
+    /* A command refused inside MULTI makes EXEC fail (EXECABORT). */
+    if (!cmd || (cmd->proc != execCommand && cmd->proc != discardCommand)) multiFlagRejected(c);
 skip_reply_flags:
     /* CLIENT REPLY SKIP applies to the command after the one that set it. */
     {

@@ -447,6 +447,7 @@ void freeClient(client *c)
     pubsubClientFree(c);
     if (atomic_load(&c->flags) & CLIENT_BLOCKED) replWaitCancel(c->id);
     if (atomic_load(&c->flags) & CLIENT_MONITOR) monitorRemove(c);
+    multiClientReset(c);
     pthread_mutex_lock(&server.clients_lock);
     if (c->prev) c->prev->next = c->next;
     else server.clients = c->next;

@@ -94,6 +94,9 @@ typedef struct redisCommand {
 #define CLIENT_UNBLOCKED (1 << 11)        /* set by the unblocking thread; owner resumes input */
 #define CLIENT_SCRIPT (1 << 12)           /* a thread's script client (script.c): call() takes no
                                            * lock for it, the running script holds them all */
+#define CLIENT_MULTI (1 << 14)            /* between MULTI and EXEC/DISCARD: commands are queued */
+#define CLIENT_IN_EXEC (1 << 15)          /* EXEC is running the queue: call() takes no lock, the
+                                           * EXEC holds the keyspace lock exclusively */
 
 struct strataThread;
 
@@ -138,6 +141,7 @@ struct client {
     /* pub/sub (cmd_pubsub.c): subscriptions, under its registry lock; the
      * counts are atomic so CLIENT LIST can read them from any thread */
     struct pubsubState *pubsub;   /* NULL until the first subscription */
+    struct multiState *mstate;    /* MULTI queue and WATCHed keys (multi.c); NULL if none */
     _Atomic int pubsub_channels, pubsub_patterns;
     struct client *next, *prev;   /* global list, under server.clients_lock */
     struct client *tnext, *tprev; /* owner thread's list */
@@ -296,6 +300,9 @@ void commandsResetStats(void);
 void commandReplyInfo(client *c, redisCommand *cmd);
 void commandReplyDocs(client *c, redisCommand *cmd);
 int commandArgIsSecret(client *c, int i);
+void callTxnBegin(void);         /* EXEC: the queued commands share one batch */
+int callTxnEnd(char **err);      /* commits it: C_OK, or C_ERR with *err (caller frees) */
+void setCommandNameOf(client *c, redisCommand *cmd);
 
 /* ---- db.c --------------------------------------------------------------- */
 #define LOOKUP_NONE 0
@@ -344,6 +351,13 @@ int argIs(client *c, int i, const char *word); /* case-insensitive compare of ar
 /* After a successful write: publishes `event` for key (db) on the keyspace
  * and keyevent channels if class `type` is enabled.  Any thread. */
 void notifyKeyspaceEvent(int type, const char *event, const char *key, size_t klen, int db);
+
+/* ---- multi.c: MULTI/EXEC/WATCH ------------------------------------------ */
+/* call() asks before running a command: 1 when it was queued (or refused
+ * inside MULTI) and replied to. */
+int multiQueueIfNeeded(client *c, redisCommand *cmd);
+void multiFlagRejected(client *c); /* a command refused while in MULTI */
+void multiClientReset(client *c);  /* RESET, freeClient: drop queue and watches */
 
 /* ---- cmd_pubsub.c ------------------------------------------------------- */
 long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t mlen);
