@@ -189,6 +189,7 @@ void lockKeyStripe(const char *key, size_t len, int lock)
 
 typedef struct cmdGroup {
     stBatch *batch;          /* NULL when no group is open */
+    int txn;                 /* > 0: batch is a transaction's (callTxnBegin depth) */
     uint64_t gen;            /* identifies the open group (client.group_gen) */
     client **clients;        /* members: clients whose replies wait for it */
     int nclients, clients_cap;
@@ -340,7 +341,8 @@ void callForgetClient(client *c)
  * commit failed (the client was told and will be closed, invariant 4). */
 int callFlushGroup(void)
 {
-    if (!group.batch && !group.nstripes) return C_OK;
+    /* A transaction's batch is committed by callTxnEnd(), never here. */
+    if (group.txn || (!group.batch && !group.nstripes)) return C_OK;
     int rc = C_OK;
     if (group.batch) {
         char *err = NULL;
@@ -378,6 +380,7 @@ static void setCommandName(client *c, redisCommand *cmd);
  * its own (EXEC holds the lock exclusively) and no member clients. */
 void callTxnBegin(void)
 {
+    if (group.txn++) return; /* EVAL inside EXEC: one batch for both */
     callFlushGroup();
     group.batch = stBatchNew(server.st);
     group.gen++;
@@ -385,9 +388,20 @@ void callTxnBegin(void)
 
 int callTxnEnd(char **err)
 {
+    if (err) *err = NULL;
+    if (--group.txn > 0) return C_OK;
     stBatch *b = group.batch;
     group.batch = NULL;
     return b ? stBatchCommit(b, err) : C_OK;
+}
+
+/* Whether replies must wait: a write group is open whose commit has not
+ * happened.  A transaction's replies are produced only after its commit,
+ * and what other clients get meanwhile (-BUSY during a script) shows no
+ * write. */
+int callHoldsReplies(void)
+{
+    return group.batch && !group.txn;
 }
 
 void setCommandNameOf(client *c, redisCommand *cmd)

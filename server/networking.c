@@ -586,7 +586,7 @@ void clientFlush(client *c)
     }
     /* While this thread has uncommitted writes, no reply may leave: it could
      * acknowledge (or show) a write that is not in the WAL yet. */
-    if (callGroupBatch()) {
+    if (callHoldsReplies()) {
         clientQueueWrite(c);
         return;
     }

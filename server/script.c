@@ -986,11 +986,21 @@ void scriptRun(client *c, const char *sha, char **keys, size_t *keylens, int num
     lua_getfield(L, -1, sha);
     lua_remove(L, -2);
     runBegin(&r);
+    /* The script's writes go into one batch (commands.c callTxnBegin): on
+     * disk, in the WAL and on replicas a script is all or nothing, even if
+     * the server dies while it runs.  Writes made before a script error are
+     * kept, as in Redis. */
+    callTxnBegin();
     lua_sethook(L, scriptHook, LUA_MASKCOUNT, SCRIPT_HOOK_INSTRUCTIONS);
     int rc = lua_pcall(L, 0, 1, 1);
     lua_sethook(L, NULL, 0, 0);
+    char *cerr = NULL;
+    int committed = callTxnEnd(&cerr) == C_OK;
     runEnd();
-    if (rc != 0) {
+    if (!committed) {
+        addReplyErrorFormat(c, "storage write failed: %s", cerr ? cerr : "unknown error");
+        free(cerr);
+    } else if (rc != 0) {
         replyScriptError(c, L, sha);
     } else if (r.kill_raised) {
         /* The script swallowed the kill at its very last instruction. */

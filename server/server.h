@@ -302,6 +302,7 @@ void commandReplyDocs(client *c, redisCommand *cmd);
 int commandArgIsSecret(client *c, int i);
 void callTxnBegin(void);         /* EXEC: the queued commands share one batch */
 int callTxnEnd(char **err);      /* commits it: C_OK, or C_ERR with *err (caller frees) */
+int callHoldsReplies(void);      /* a write group's replies must wait for its commit */
 void setCommandNameOf(client *c, redisCommand *cmd);
 
 /* ---- db.c --------------------------------------------------------------- */

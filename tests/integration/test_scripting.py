@@ -1184,3 +1184,25 @@ def test_scripts_on_master_and_read_only_replica(make_server):
         rc.close()
     digest = lambda s: s.client().execute_command("DEBUG", "DIGEST")  # noqa: E731
     wait_until(lambda: digest(m) == digest(rep), msg="replica digest to equal the master's")
+
+
+def test_script_writes_are_one_batch(server):
+    """A script's writes commit as one WriteBatch (all or nothing on disk and
+    on replicas), as EXEC's do."""
+    cl = server.client(decode_responses=True)
+    cl.flushall()
+    cl.set("warm", "1")
+    before = int(cl.info("persistence")["storage_batches_committed"])
+    cl.eval("for i = 1, 20 do redis.call('SET', 'k' .. i, i) end "
+            "redis.call('HSET', 'h', 'a', '1') redis.call('DEL', 'warm') return 1", 0)
+    assert int(cl.info("persistence")["storage_batches_committed"]) == before + 1
+    assert cl.get("k20") == "20" and cl.hget("h", "a") == "1" and not cl.exists("warm")
+    # Inside EXEC, the script joins the transaction's batch.
+    before = int(cl.info("persistence")["storage_batches_committed"])
+    p = cl.pipeline(transaction=True)
+    p.set("x", "1")
+    p.eval("return redis.call('INCR', 'x')", 0)
+    p.set("y", "2")
+    assert p.execute() == [True, 2, True]
+    assert int(cl.info("persistence")["storage_batches_committed"]) == before + 1
+    cl.close()
