@@ -154,14 +154,15 @@ static void infoPersistence(strbuf *b)
              "appendfsync:%s\r\n"
              "wal_last_sync_time:%llu\r\n"
              "storage_last_sequence:%llu\r\n"
-             "storage_batches_committed:%llu\r\n",
+             "storage_batches_committed:%llu\r\n"
+             "storage_gc_dropped_records:%llu\r\n",
              atomic_load(&server.loading), (long long)atomic_load(&server.dirty),
              (unsigned long long)server.lastsave_unix, cfg.appendonly ? 1 : 0,
              cfg.appendfsync == CFG_FSYNC_ALWAYS  ? "always"
              : cfg.appendfsync == CFG_FSYNC_NO ? "no"
                                                : "everysec",
              (unsigned long long)ss.last_wal_sync_unix, (unsigned long long)ss.last_seq,
-             (unsigned long long)ss.batches_committed);
+             (unsigned long long)ss.batches_committed, (unsigned long long)ss.gc_dropped);
 }
 
 static void infoStats(strbuf *b)

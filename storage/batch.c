@@ -351,6 +351,8 @@ void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
     if (oexp && oexp != nexp) batchPutExpire(b, pdb, key, klen, oexp, 1);
     if (nexp && nexp != oexp) batchPutExpire(b, pdb, key, klen, nexp, 0);
     if (!old) batchDb(b, pdb)->delta++;
+    if (old && old->type != ST_TYPE_STRING && old->incarnation != obj->meta.incarnation)
+        gcNoteDeadCollection(st, pdb, key, klen, old);
     if (!oexp != !nexp) batchDb(b, pdb)->edelta += nexp ? 1 : -1;
     batchDb(b, pdb)->bdelta += (int64_t)(klen + obj->meta.size) - (old ? (int64_t)(klen + old->size) : 0);
 
@@ -371,6 +373,7 @@ void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *
      * later write of the key uses a new incarnation. */
     if (old && old->expire_ms) batchPutExpire(b, pdb, key, klen, old->expire_ms, 1);
     if (old) {
+        gcNoteDeadCollection(b->st, pdb, key, klen, old);
         batchDbDelta *d = batchDb(b, pdb);
         d->delta--;
         d->dels++;

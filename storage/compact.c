@@ -45,6 +45,7 @@
  *
  * stClose() calls stCompactStop() before it closes the column families.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -170,6 +171,26 @@ static void blobGcTune(stEngine *st) {
     }
 }
 
+/* Compacts the ranges of big collections deleted since the last check, so
+ * the garbage filter (gc.c) removes their records now rather than whenever
+ * RocksDB would next rewrite those files. */
+static void compactDeadCollections(stEngine *st) {
+    gcRange *r;
+    while (!compactStopping(st) && (r = gcTakeRange(st)) != NULL) {
+        size_t plen = ENC_SUB_PREFIX_LEN(r->klen);
+        char *lo = malloc(plen), *hi = malloc(plen);
+        if (lo && hi) {
+            encSubKeyPrefix(lo, r->pdb, r->key, r->klen, r->inc);
+            encSubKeyPrefix(hi, r->pdb, r->key, r->klen, r->inc + 1);
+            compactRange(st, ST_CF_SUB, lo, plen, hi, plen);
+            compactRange(st, ST_CF_ZSCORE, lo, plen, hi, plen);
+        }
+        free(lo);
+        free(hi);
+        free(r);
+    }
+}
+
 static void *compactThreadMain(void *arg) {
     stEngine *st = arg;
     pthread_mutex_lock(&st->compact_mu);
@@ -187,6 +208,7 @@ static void *compactThreadMain(void *arg) {
         pthread_mutex_unlock(&st->compact_mu);
         blobGcTune(st);
         compactRun(st);
+        compactDeadCollections(st);
         pthread_mutex_lock(&st->compact_mu);
     }
     pthread_mutex_unlock(&st->compact_mu);

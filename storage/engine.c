@@ -207,6 +207,11 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
         rocksdb_options_set_blob_gc_force_threshold(o, ST_BLOB_GC_FORCE_THRESHOLD);
         rocksdb_options_set_blob_cache(o, st->block_cache);
     }
+    if (cf == ST_CF_SUB || cf == ST_CF_ZSCORE) {
+        /* Records of dead incarnations are dropped as compactions meet them
+         * (gc.c).  The options do not own the filter. */
+        rocksdb_options_set_compaction_filter(o, st->gc_filter);
+    }
     if (cf == ST_CF_META) {
         /* A bloom filter over whole keys in the memtable too: a GET or SET of
          * a key that does not exist skips the skiplist search (the SST bloom
@@ -563,8 +568,8 @@ uint64_t stWalDirBytes(const char *dir) {
 
 /* Encodes a meta key into buf if it fits, else into a malloc'd buffer the
  * caller frees (when the result differs from buf).  NULL on OOM. */
-static char *stMetaKeyBuf(char *buf, size_t bufsize, int pdb, const char *key,
-                          size_t klen, size_t *outlen) {
+char *stMetaKeyBuf(char *buf, size_t bufsize, int pdb, const char *key, size_t klen,
+                   size_t *outlen) {
     size_t need = ENC_META_KEY_LEN(klen);
     char *k = need <= bufsize ? buf : malloc(need);
     if (!k) return NULL;
@@ -619,6 +624,8 @@ stEngine *stOpen(const stOptions *opt, char **err) {
     }
     pthread_mutex_init(&st->commit_mu, NULL);
     pthread_mutex_init(&st->expire_scan_mu, NULL);
+    pthread_mutex_init(&st->gc_mu, NULL);
+    st->gc_filter = gcFilterNew(st);
     st->expire_low_ms = UINT64_MAX;
     st->databases = opt->databases;
     atomic_init(&st->fsync_mode, opt->fsync_mode);
@@ -644,6 +651,7 @@ stEngine *stOpen(const stOptions *opt, char **err) {
     atomic_store(&st->last_sync_unix, (uint64_t)time(NULL));
     if (stStartSyncThread(st, err) != C_OK) goto err;
     if (stCompactStart(st, err) != C_OK) goto err;
+    atomic_store(&st->gc_ready, 1);
     return st;
 err:
     if (err && !*err) *err = strdup("out of memory");
@@ -653,6 +661,7 @@ err:
 
 void stClose(stEngine *st) {
     if (!st) return;
+    atomic_store(&st->gc_ready, 0);
     stCompactStop(st);
     if (st->sync_started) {
         pthread_mutex_lock(&st->sync_mu);
@@ -682,6 +691,10 @@ void stClose(stEngine *st) {
     if (st->wopts) rocksdb_writeoptions_destroy(st->wopts);
     if (st->wopts_sync) rocksdb_writeoptions_destroy(st->wopts_sync);
     if (st->block_cache) rocksdb_cache_destroy(st->block_cache);
+    /* After rocksdb_close: no compaction can call the filter any more. */
+    if (st->gc_filter) rocksdb_compactionfilter_destroy(st->gc_filter);
+    gcFreeQueue(st);
+    pthread_mutex_destroy(&st->gc_mu);
     hotsetFree(st->hs);
     free((void *)st->l2p);
     free((void *)st->p2l);
@@ -822,6 +835,7 @@ void stGetStats(stEngine *st, stStats *out) {
         free(archive);
     }
     out->blob_bytes = stPropertySum(st, "rocksdb.live-blob-file-size");
+    out->gc_dropped = atomic_load(&st->gc_dropped);
     out->blob_garbage_bytes = stPropertySum(st, "rocksdb.live-blob-file-garbage-size");
     for (int i = 0; i < ST_CF_COUNT; i++) out->blob_gc_cfs += atomic_load(&st->blob_gc_on[i]) != 0;
     out->batches_committed = atomic_load(&st->batches);

@@ -34,6 +34,9 @@ stSnap *stSnapOpen(stEngine *st, uint64_t *seq) {
     stSnap *s = calloc(1, sizeof(*s));
     if (!s) abort();
     s->st = st;
+    /* Before the snapshot: the garbage filter must not drop what it will
+     * need (gc.c invariant 1). */
+    atomic_fetch_add(&st->gc_holds, 1);
     pthread_mutex_lock(&st->commit_mu);
     s->snap = rocksdb_create_snapshot(st->db);
     *seq = rocksdb_get_latest_sequence_number(st->db);
@@ -92,5 +95,6 @@ void stSnapClose(stSnap *s) {
     if (s->it) rocksdb_iter_destroy(s->it);
     rocksdb_readoptions_destroy(s->ro);
     rocksdb_release_snapshot(s->st->db, s->snap);
+    atomic_fetch_sub(&s->st->gc_holds, 1);
     free(s);
 }

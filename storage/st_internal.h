@@ -88,6 +88,17 @@ uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
 /* Accounted size of a cached entry (hotset.c). */
 size_t hotsetEntryBytes(size_t klen, const stObj *o);
 
+/* ---- Garbage of deleted collections (gc.c) -------------------------------- */
+
+/* The records of one dead incarnation, queued for a targeted compaction. */
+typedef struct gcRange {
+    struct gcRange *next;
+    uint16_t pdb;
+    uint64_t inc;
+    size_t klen;
+    char key[];
+} gcRange;
+
 /* ---- Engine --------------------------------------------------------------- */
 
 struct stEngine {
@@ -174,7 +185,30 @@ struct stEngine {
     _Atomic uint64_t wal_limit_bytes;
     _Atomic uint64_t wal_purges;       /* WAL files deleted so far */
     _Atomic int blob_gc_on[ST_CF_COUNT]; /* blob GC switched on (compact.c) */
+
+    /* Dead incarnations (gc.c). */
+    rocksdb_compactionfilter_t *gc_filter; /* on sub and zscore; freed after close */
+    _Atomic int gc_ready;      /* the filter may read the db (open, not closing) */
+    _Atomic int gc_holds;      /* open snapshots the filter must not undercut */
+    _Atomic uint64_t gc_dropped; /* garbage records dropped so far */
+    pthread_mutex_t gc_mu;     /* guards the queue below */
+    gcRange *gc_head, *gc_tail;
+    int gc_queued;
 };
+
+/* Encodes a meta key into buf if it fits, else into a malloc'd buffer the
+ * caller frees (when the result differs from buf).  NULL on OOM (engine.c). */
+char *stMetaKeyBuf(char *buf, size_t bufsize, int pdb, const char *key, size_t klen,
+                   size_t *outlen);
+/* The compaction filter (owned by the engine, not by the options). */
+rocksdb_compactionfilter_t *gcFilterNew(stEngine *st);
+/* Queues the ranges of a collection that a batch deleted or replaced (old is
+ * its meta) for a targeted compaction, if it is big enough to matter. */
+void gcNoteDeadCollection(stEngine *st, int pdb, const char *key, size_t klen,
+                          const stMeta *old);
+/* The next queued range (caller frees), or NULL. */
+gcRange *gcTakeRange(stEngine *st);
+void gcFreeQueue(stEngine *st);
 
 /* Bytes of WAL files (*.log) in dir (engine.c). */
 uint64_t stWalDirBytes(const char *dir);

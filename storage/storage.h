@@ -430,6 +430,7 @@ typedef struct stStats {
     uint64_t batches_committed;
     uint64_t last_wal_sync_unix; /* unix seconds of the last WAL sync (or open) */
     uint64_t last_seq;           /* RocksDB's latest sequence number */
+    uint64_t gc_dropped;         /* records of deleted collections removed */
 } stStats;
 void stGetStats(stEngine *st, stStats *out);
 

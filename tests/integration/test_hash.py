@@ -355,3 +355,29 @@ def test_million_field_hash_under_64mb(make_server):
     assert total == n
     assert cl.delete("big") == 1
     assert cl.exists("big") == 0
+
+
+@strata_only
+def test_deleted_hash_records_are_collected(make_server):
+    """DEL of a big hash is O(1); its field records are removed in the
+    background (compaction filter + targeted compaction, storage/gc.c)."""
+    s = make_server().start()
+    cl = s.client(decode_responses=True)
+    n = 20000
+    p = cl.pipeline(transaction=False)
+    for base in range(0, n, 1000):
+        p.hset("big", mapping={f"f{i}": "x" * 50 for i in range(base, base + 1000)})
+    p.execute()
+    cl.hset("keep", mapping={f"f{i}": str(i) for i in range(2000)})
+    cl.delete("big")
+    cl.set("big", "now a string")  # the same name, another type
+
+    def dropped():
+        return int(cl.info("persistence")["storage_gc_dropped_records"])
+    wait_until(lambda: dropped() >= n, timeout=30 * SLOW, msg="garbage records of 'big' removed")
+    assert cl.get("big") == "now a string"
+    assert cl.hlen("keep") == 2000 and cl.hget("keep", "f1999") == "1999"
+    s.stop()
+    s.start()
+    cl = s.client(decode_responses=True)
+    assert cl.hlen("keep") == 2000 and cl.hget("keep", "f7") == "7"
