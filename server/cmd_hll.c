@@ -36,23 +36,10 @@ static const char *const HLL_ERR_CORRUPT = "-INVALIDOBJ Corrupted HLL object det
 
 /* ========================== Helpers ======================================= */
 
-static void captureSparseMaxBytes(void *ud, const char *name, const char *value)
-{
-    (void)name;
-    char *end;
-    unsigned long long v = strtoull(value, &end, 10);
-    if (end != value && *end == '\0') *(unsigned long long *)ud = v;
-}
-
-/* hll-sparse-max-bytes.  config.c keeps it as a Redis directive it does not
- * act on (config_redis.h), but still stores and validates the value for
- * CONFIG GET/SET, so we read it from there: one lookup per command, only for
- * commands that may grow a sparse value. */
+/* hll-sparse-max-bytes, read as it is now (CONFIG SET applies at once). */
 static size_t hllSparseMaxBytes(void)
 {
-    unsigned long long v = HLL_SPARSE_MAX_BYTES_DEFAULT;
-    cfgGet("hll-sparse-max-bytes", captureSparseMaxBytes, &v);
-    return (size_t)v;
+    return (size_t)__atomic_load_n(&cfg.hll_sparse_max_bytes, __ATOMIC_RELAXED);
 }
 
 /* Looks key up with lookupKeyDb(flags) and checks it holds an HLL: replies

@@ -836,6 +836,7 @@ static const cfgDirective directives[] = {
     D_INT("slowlog-log-slower-than", M, "10000", slowlog_log_slower_than, -1, LLONG_MAX),
     D_INT("slowlog-max-len", M, "128", slowlog_max_len, 0, LLONG_MAX),
     D_SPECIAL("notify-keyspace-events", NULL, M, "", notifyOps),
+    D_MEM("hll-sparse-max-bytes", M, "3000", hll_sparse_max_bytes, 0, LONG_MAX),
     /* scripting (script.c): Redis 7.0's name, and its old one as the alias */
     {.name = "busy-reply-threshold", .alias = "lua-time-limit", .kind = K_INT, .flags = M,
      .def = "5000", .field = &cfg.busy_reply_threshold, .ft = FT_LL, .min = 0, .max = LLONG_MAX},

@@ -117,6 +117,7 @@ typedef struct strataConfig {
     cfgCobLimit cob[CFG_COB_CLASSES];   /* normal 0 0 0, replica 256mb 64mb 60, pubsub 32mb 8mb 60 */
     long long slowlog_log_slower_than;  /* microseconds, 10000 */
     unsigned long long slowlog_max_len; /* 128 */
+    unsigned long long hll_sparse_max_bytes; /* a sparse HLL past this turns dense */
     int notify_flags;                   /* notify-keyspace-events: NOTIFY_*; read with
                                          * relaxed atomics (any thread) */
     long long busy_reply_threshold;     /* ms a script runs before others get -BUSY, 5000
