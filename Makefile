@@ -61,7 +61,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua coll
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/util.c
@@ -72,6 +72,7 @@ test_util_DEPS := server/util.c
 test_storage_DEPS := $(STORAGE_SRC)
 test_wal_DEPS := $(STORAGE_SRC)
 test_evict_DEPS := $(STORAGE_SRC)
+test_coll_DEPS := $(STORAGE_SRC)
 test_script_lua_DEPS := server/script_lua.c server/resp.c server/util.c
 test_script_lua_LIBS := -llua5.1
 test_hll_DEPS := server/hll.c

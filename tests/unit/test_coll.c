@@ -1,0 +1,366 @@
+/* test_coll.c - cmocka tests of collections (storage/coll.c, overlay.c,
+ * gc.c) against a real RocksDB in a temporary directory: element records and
+ * counts, the empty collection disappearing, reads through a batch that
+ * holds queued element writes (point reads and merged iterators), the zset
+ * score index and its bounds, list ends, incarnations, and the garbage
+ * collection of a deleted collection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ftw.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../storage/st_internal.h"
+
+static char tmpdir[256];
+
+/* ---- Helpers ------------------------------------------------------------------ */
+
+static int rmOne(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static int setupAll(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/strata-test-coll-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardownAll(void **state) {
+    (void)state;
+    nftw(tmpdir, rmOne, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static stEngine *openEngine(const char *sub) {
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/%s", tmpdir, sub);
+    stOptions o = {.dir = dir, .databases = 16, .fsync_mode = ST_FSYNC_NO,
+                   .hotset_max_bytes = 1 << 20};
+    char *err = NULL;
+    stEngine *st = stOpen(&o, &err);
+    assert_non_null(st);
+    return st;
+}
+
+static void commit(stBatch *b) {
+    char *err = NULL;
+    assert_int_equal(stBatchCommit(b, &err), C_OK);
+}
+
+/* A write handle on key in a new batch (the key's object, as a command
+ * looks it up, in *o). */
+static stColl *openW(stEngine *st, stBatch **b, const char *key, int type, stObj **o) {
+    *b = stBatchNew(st);
+    *o = stGet(st, 0, key, strlen(key));
+    return stCollOpen(st, *b, 0, key, strlen(key), *o, type, 1);
+}
+
+static void closeW(stColl *c, stBatch *b, stObj *o) {
+    stCollClose(c);
+    commit(b);
+    if (o) stObjRelease(o);
+}
+
+static void hset(stEngine *st, const char *key, const char *f, const char *v) {
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, key, ST_TYPE_HASH, &o);
+    stCollPut(c, f, strlen(f), v, strlen(v));
+    closeW(c, b, o);
+}
+
+/* Elements of a handle's iterator joined as "e=v," (or "e," without v). */
+static void joinIter(stCollIter *it, int vals, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (; stCollIterValid(it); stCollIterNext(it)) {
+        size_t el, vl;
+        const char *e = stCollIterElem(it, &el), *v = stCollIterVal(it, &vl);
+        n += (size_t)snprintf(out + n, cap - n, "%.*s%s%.*s,", (int)el, e, vals ? "=" : "",
+                              vals ? (int)vl : 0, v);
+    }
+    stCollIterFree(it);
+}
+
+/* ---- Tests -------------------------------------------------------------------- */
+
+static void test_element_encodings(void **state) {
+    (void)state;
+    char hdr[ENC_ELEM_HDR_BYTES + 3];
+    encElemHeader(hdr, ENC_ELEM_TOMBSTONE, 0x1122334455667788ULL, 42);
+    memcpy(hdr + ENC_ELEM_HDR_BYTES, "abc", 3);
+    uint8_t fl;
+    uint64_t hlc, origin;
+    const char *p;
+    size_t pl;
+    assert_int_equal(encElemDecode(hdr, sizeof(hdr), &fl, &hlc, &origin, &p, &pl), 0);
+    assert_int_equal(fl, ENC_ELEM_TOMBSTONE);
+    assert_true(hlc == 0x1122334455667788ULL && origin == 42);
+    assert_int_equal(pl, 3);
+    assert_memory_equal(p, "abc", 3);
+    assert_int_equal(encElemDecode(hdr, ENC_ELEM_HDR_BYTES - 1, &fl, &hlc, &origin, &p, &pl), -1);
+
+    char info[64];
+    const char *h, *t;
+    size_t hl, tl;
+    uint64_t bytes;
+    size_t n = encCollInfo(info, 300, NULL, 0, NULL, 0);
+    assert_int_equal(encCollInfoDecode(info, n, &bytes, &h, &hl, &t, &tl), 0);
+    assert_true(bytes == 300 && h == NULL && t == NULL);
+    n = encCollInfo(info, 7, "head", 4, "tail!", 5);
+    assert_int_equal(encCollInfoDecode(info, n, &bytes, &h, &hl, &t, &tl), 0);
+    assert_true(bytes == 7 && hl == 4 && tl == 5);
+    assert_memory_equal(h, "head", 4);
+    assert_memory_equal(t, "tail!", 5);
+    assert_int_equal(encCollInfoDecode(info, n - 1, &bytes, &h, &hl, &t, &tl), -1);
+    assert_int_equal(encCollInfoDecode(info, n + 0, &bytes, &h, &hl, &t, &tl), 0);
+}
+
+static void test_count_bytes_and_empty_key(void **state) {
+    (void)state;
+    stEngine *st = openEngine("count");
+    hset(st, "h", "a", "1");
+    hset(st, "h", "b", "22");
+    hset(st, "h", "a", "333");
+    stObj *o = stGet(st, 0, "h", 1);
+    assert_non_null(o);
+    assert_int_equal(o->meta.type, ST_TYPE_HASH);
+    assert_int_equal(o->meta.count, 2);
+    assert_int_equal(o->meta.size, 1 + 3 + 1 + 2); /* field + value bytes */
+    assert_int_equal(stKeyCount(st, 0), 1);
+    assert_int_equal(stDataBytes(st), 1 + 7);
+    stObjRelease(o);
+    stBatch *b;
+    stColl *c = openW(st, &b, "h", ST_TYPE_HASH, &o);
+    assert_int_equal(stCollDel(c, "a", 1), 1);
+    assert_int_equal(stCollDel(c, "a", 1), 0);
+    assert_int_equal(stCollDel(c, "b", 1), 1);
+    assert_int_equal(stCollClose(c), 0);
+    commit(b);
+    stObjRelease(o);
+    assert_null(stGet(st, 0, "h", 1));
+    assert_int_equal(stKeyCount(st, 0), 0);
+    assert_int_equal(stDataBytes(st), 0);
+    stClose(st);
+}
+
+static void test_reads_through_batch(void **state) {
+    (void)state;
+    stEngine *st = openEngine("overlay");
+    for (char f = 'a'; f <= 'f'; f++) {
+        char fs[2] = {f, 0};
+        hset(st, "h", fs, "db");
+    }
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "h", ST_TYPE_HASH, &o);
+    stCollPut(c, "c", 1, "ov", 2);   /* shadows a committed record */
+    stCollDel(c, "d", 1);            /* hides one */
+    stCollPut(c, "bb", 2, "new", 3); /* between committed ones */
+    stCollPut(c, "z", 1, "end", 3);
+    char *v;
+    size_t vl;
+    assert_int_equal(stCollGet(c, "c", 1, &v, &vl), 1);
+    assert_memory_equal(v, "ov", 2);
+    free(v);
+    assert_int_equal(stCollGet(c, "d", 1, NULL, NULL), 0);
+    assert_int_equal(stCollCount(c), 7);
+    char out[256];
+    joinIter(stCollIterNew(c, NULL, 0, 0), 1, out, sizeof(out));
+    assert_string_equal(out, "a=db,b=db,bb=new,c=ov,e=db,f=db,z=end,");
+    joinIter(stCollIterNew(c, NULL, 0, ST_ITER_REVERSE), 0, out, sizeof(out));
+    assert_string_equal(out, "z,f,e,c,bb,b,a,");
+    joinIter(stCollIterNew(c, "c", 1, ST_ITER_EXCLUSIVE), 0, out, sizeof(out));
+    assert_string_equal(out, "e,f,z,");
+    joinIter(stCollIterNew(c, "d", 1, ST_ITER_REVERSE), 0, out, sizeof(out));
+    assert_string_equal(out, "c,bb,b,a,");
+    /* A second (read) handle on the same batch sees the same, as a later
+     * command of a write group would. */
+    stCollClose(c);
+    stObj *q = NULL;
+    assert_int_equal(stBatchGet(b, 0, "h", 1, &q), 1);
+    stColl *r = stCollOpen(st, b, 0, "h", 1, q, ST_TYPE_HASH, 0);
+    joinIter(stCollIterNew(r, "b", 1, 0), 0, out, sizeof(out));
+    assert_string_equal(out, "b,bb,c,e,f,z,");
+    stCollClose(r);
+    stObjRelease(q);
+    commit(b);
+    stObjRelease(o);
+    o = stGet(st, 0, "h", 1);
+    r = stCollOpen(st, NULL, 0, "h", 1, o, ST_TYPE_HASH, 0);
+    joinIter(stCollIterNew(r, NULL, 0, 0), 1, out, sizeof(out));
+    assert_string_equal(out, "a=db,b=db,bb=new,c=ov,e=db,f=db,z=end,");
+    stCollClose(r);
+    stObjRelease(o);
+    stClose(st);
+}
+
+static void test_zset_score_index(void **state) {
+    (void)state;
+    stEngine *st = openEngine("zset");
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "z", ST_TYPE_ZSET, &o);
+    struct { const char *m; double s; } in[] = {
+        {"inf", INFINITY}, {"neg", -2.5}, {"zero", 0.0}, {"negzero", -0.0}, {"ninf", -INFINITY},
+        {"one", 1.0}, {"", 1.0}, {"big", 1e300}, {"tiny", 1e-300}};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+        assert_int_equal(stZsetAdd(c, in[i].m, strlen(in[i].m), in[i].s, NULL), 1);
+    double old;
+    assert_int_equal(stZsetAdd(c, "neg", 3, -3.5, &old), 0);
+    assert_true(old == -2.5);
+    closeW(c, b, o);
+    o = stGet(st, 0, "z", 1);
+    c = stCollOpen(st, NULL, 0, "z", 1, o, ST_TYPE_ZSET, 0);
+    char out[256];
+    joinIter(stZsetIterNew(c, -INFINITY, 0), 0, out, sizeof(out));
+    /* -0 and 0 share a place, ordered by member; "" sorts first at 1. */
+    assert_string_equal(out, "ninf,neg,negzero,zero,tiny,,one,big,inf,");
+    joinIter(stZsetIterNew(c, 1.0, 0), 0, out, sizeof(out));
+    assert_string_equal(out, ",one,big,inf,");
+    joinIter(stZsetIterNew(c, 1.0, ST_ITER_EXCLUSIVE), 0, out, sizeof(out));
+    assert_string_equal(out, "big,inf,");
+    joinIter(stZsetIterNew(c, 1.0, ST_ITER_REVERSE), 0, out, sizeof(out));
+    assert_string_equal(out, "one,,tiny,zero,negzero,neg,ninf,");
+    joinIter(stZsetIterNew(c, 1.0, ST_ITER_REVERSE | ST_ITER_EXCLUSIVE), 0, out, sizeof(out));
+    assert_string_equal(out, "tiny,zero,negzero,neg,ninf,");
+    joinIter(stZsetIterNew(c, INFINITY, ST_ITER_REVERSE), 0, out, sizeof(out));
+    assert_string_equal(out, "inf,big,one,,tiny,zero,negzero,neg,ninf,");
+    double sc;
+    assert_int_equal(stZsetScore(c, "negzero", 7, &sc), 1);
+    assert_true(sc == 0 && signbit(sc)); /* the member keeps its exact score */
+    stCollClose(c);
+    stObjRelease(o);
+    stClose(st);
+}
+
+static void test_list_ends(void **state) {
+    (void)state;
+    stEngine *st = openEngine("list");
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "l", ST_TYPE_LIST, &o);
+    stListPush(c, 1, "b", 1);
+    stListPush(c, 1, "c", 1);
+    stListPush(c, 0, "a", 1);
+    closeW(c, b, o);
+    c = openW(st, &b, "l", ST_TYPE_LIST, &o);
+    /* Insert after the head ("a") and before the tail ("c"). */
+    stCollIter *it = stCollIterNew(c, NULL, 0, 0);
+    size_t hl;
+    const char *hp = stCollIterElem(it, &hl);
+    char head[ENC_LISTPOS_MAX_BYTES];
+    memcpy(head, hp, hl);
+    stCollIterFree(it);
+    assert_int_equal(stListInsert(c, head, hl, 1, "a2", 2), C_OK);
+    assert_int_equal(stListInsert(c, head, hl, 0, "a0", 2), C_OK);
+    char out[256];
+    size_t n = 0;
+    for (it = stCollIterNew(c, NULL, 0, 0); stCollIterValid(it); stCollIterNext(it)) {
+        size_t vl;
+        const char *v = stCollIterVal(it, &vl);
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s,", (int)vl, v);
+    }
+    stCollIterFree(it);
+    assert_string_equal(out, "a0,a,a2,b,c,");
+    char *v;
+    size_t vl;
+    assert_int_equal(stListPop(c, 0, &v, &vl), 1);
+    assert_memory_equal(v, "a0", 2);
+    free(v);
+    assert_int_equal(stListPop(c, 1, &v, &vl), 1);
+    assert_memory_equal(v, "c", 1);
+    free(v);
+    assert_int_equal(stListPop(c, 0, &v, &vl), 1);
+    assert_memory_equal(v, "a", 1);
+    free(v);
+    assert_int_equal(stCollCount(c), 2);
+    closeW(c, b, o);
+    c = openW(st, &b, "l", ST_TYPE_LIST, &o);
+    assert_int_equal(stListPop(c, 1, &v, &vl), 1);
+    assert_memory_equal(v, "b", 1);
+    free(v);
+    assert_int_equal(stListPop(c, 1, &v, &vl), 1);
+    assert_memory_equal(v, "a2", 2);
+    free(v);
+    assert_int_equal(stListPop(c, 1, &v, &vl), 0);
+    closeW(c, b, o);
+    assert_null(stGet(st, 0, "l", 1));
+    stClose(st);
+}
+
+static void test_incarnations_isolate(void **state) {
+    (void)state;
+    stEngine *st = openEngine("incarnation");
+    hset(st, "h", "old", "1");
+    stObj *o = stGet(st, 0, "h", 1);
+    uint64_t inc = o->meta.incarnation;
+    stBatch *b = stBatchNew(st);
+    stBatchDel(b, 0, "h", 1, &o->meta); /* O(1): the element stays on disk */
+    commit(b);
+    stObjRelease(o);
+    hset(st, "h", "new", "2");
+    o = stGet(st, 0, "h", 1);
+    assert_true(o->meta.incarnation > inc);
+    assert_int_equal(o->meta.count, 1);
+    stColl *c = stCollOpen(st, NULL, 0, "h", 1, o, ST_TYPE_HASH, 0);
+    assert_int_equal(stCollGet(c, "old", 3, NULL, NULL), 0);
+    char out[64];
+    joinIter(stCollIterNew(c, NULL, 0, 0), 0, out, sizeof(out));
+    assert_string_equal(out, "new,");
+    stCollClose(c);
+    stObjRelease(o);
+    stClose(st);
+}
+
+static void test_garbage_is_collected(void **state) {
+    (void)state;
+    stEngine *st = openEngine("gc");
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "big", ST_TYPE_HASH, &o);
+    for (int i = 0; i < 5000; i++) {
+        char f[16];
+        int n = snprintf(f, sizeof(f), "f%d", i);
+        stCollPut(c, f, (size_t)n, "v", 1);
+    }
+    closeW(c, b, o);
+    hset(st, "keep", "f", "v");
+    o = stGet(st, 0, "big", 3);
+    b = stBatchNew(st);
+    stBatchDel(b, 0, "big", 3, &o->meta);
+    commit(b);
+    stObjRelease(o);
+    /* The compaction thread compacts the dead range within a few seconds. */
+    for (int i = 0; i < 200 && atomic_load(&st->gc_dropped) < 5000; i++) usleep(50000);
+    assert_true(atomic_load(&st->gc_dropped) >= 5000);
+    o = stGet(st, 0, "keep", 4);
+    c = stCollOpen(st, NULL, 0, "keep", 4, o, ST_TYPE_HASH, 0);
+    assert_int_equal(stCollGet(c, "f", 1, NULL, NULL), 1);
+    stCollClose(c);
+    stObjRelease(o);
+    stClose(st);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_element_encodings),
+        cmocka_unit_test(test_count_bytes_and_empty_key),
+        cmocka_unit_test(test_reads_through_batch),
+        cmocka_unit_test(test_zset_score_index),
+        cmocka_unit_test(test_list_ends),
+        cmocka_unit_test(test_incarnations_isolate),
+        cmocka_unit_test(test_garbage_is_collected),
+    };
+    return cmocka_run_group_tests(tests, setupAll, teardownAll);
+}
