@@ -130,6 +130,15 @@ static int applyDataRecord(stBatch *b, stEngine *st, int cf, const stRepRec *rec
         if (encMetaKeyDecode(rec->key, rec->klen, &pdb, &key, &klen) != 0 || pdb >= st->npdb)
             return applyBad(err, "meta key of a database this node does not have");
         stBatchRawForget(b, pdb, key, klen, del);
+        if (del) {
+            /* A big collection deleted on the master is garbage here too:
+             * queue its targeted compaction (gc.c), as stBatchDel does. */
+            stObj *old = stReadObj(st, pdb, key, klen);
+            if (old) {
+                gcNoteDeadCollection(st, pdb, key, klen, &old->meta);
+                stObjRelease(old);
+            }
+        }
         break;
     case ST_CF_SUB:
         if (encSubKeyDecode(rec->key, rec->klen, &pdb, &key, &klen, &inc, &elem, &elen) == 0 &&

@@ -177,8 +177,10 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
     rocksdb_block_based_options_set_index_type(t, rocksdb_block_based_table_index_type_two_level_index_search);
     rocksdb_block_based_options_set_partition_filters(t, 1);
     rocksdb_block_based_options_set_metadata_block_size(t, ST_METADATA_BLOCK_BYTES);
-    if (cf == ST_CF_META || cf == ST_CF_SYS) {
-        /* Owned by the table options from here on: never destroy it. */
+    if (cf == ST_CF_META || cf == ST_CF_SYS || cf == ST_CF_SUB) {
+        /* sub too: HSET/SADD/ZADD read the element first, and new elements
+         * are misses.  Owned by the table options from here on: never
+         * destroy it. */
         rocksdb_block_based_options_set_filter_policy(
             t, rocksdb_filterpolicy_create_bloom_full(ST_BLOOM_BITS_PER_KEY));
     }
@@ -212,7 +214,7 @@ static rocksdb_options_t *stCfOptions(stEngine *st, int cf, size_t wbuf) {
          * (gc.c).  The options do not own the filter. */
         rocksdb_options_set_compaction_filter(o, st->gc_filter);
     }
-    if (cf == ST_CF_META) {
+    if (cf == ST_CF_META || cf == ST_CF_SUB) {
         /* A bloom filter over whole keys in the memtable too: a GET or SET of
          * a key that does not exist skips the skiplist search (the SST bloom
          * filters only help once data is flushed). */
@@ -579,7 +581,7 @@ char *stMetaKeyBuf(char *buf, size_t bufsize, int pdb, const char *key, size_t k
 
 /* Reads and decodes the meta record of (pdb, key) from RocksDB.  Returns a
  * new object (caller releases) or NULL if absent, unreadable or on error. */
-static stObj *stReadObj(stEngine *st, int pdb, const char *key, size_t klen) {
+stObj *stReadObj(stEngine *st, int pdb, const char *key, size_t klen) {
     char buf[ST_KEYBUF_BYTES], *rerr = NULL;
     size_t mklen;
     stObj *o = NULL;

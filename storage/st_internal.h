@@ -200,6 +200,9 @@ struct stEngine {
  * caller frees (when the result differs from buf).  NULL on OOM (engine.c). */
 char *stMetaKeyBuf(char *buf, size_t bufsize, int pdb, const char *key, size_t klen,
                    size_t *outlen);
+/* The meta record of (physical db, key) read from RocksDB, bypassing the hot
+ * set: a new object (caller releases) or NULL (engine.c). */
+stObj *stReadObj(stEngine *st, int pdb, const char *key, size_t klen);
 /* The compaction filter (owned by the engine, not by the options). */
 rocksdb_compactionfilter_t *gcFilterNew(stEngine *st);
 /* Queues the ranges of a collection that a batch deleted or replaced (old is

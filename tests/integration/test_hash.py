@@ -324,6 +324,9 @@ def test_hashes_replicate(make_server):
     assert rc.hlen("h") == 2000
     assert rc.exists("big", "gone", "ttl") == 0
     assert rc.hgetall("renamed") == {"x": "1"}
+    # The replica collects the deleted hash's records too.
+    wait_until(lambda: int(rc.info("persistence")["storage_gc_dropped_records"]) >= 20000,
+               timeout=30 * SLOW, msg="replica to drop the records of 'big'")
 
 
 @pytest.mark.slow
