@@ -409,14 +409,45 @@ void stListPush(stColl *c, int tail, const char *val, size_t vlen) {
     if (c->count == 1 || tail) collSetEnd(&c->tail, &c->tlen, pos, plen);
 }
 
+/* One iterator reads the end element and finds the next one inwards: no
+ * point reads (a queue pops at the rate of one seek per element). */
 int stListPop(stColl *c, int tail, char **val, size_t *vlen) {
     if (!c->count) return 0;
-    char *pos = tail ? c->tail : c->head;
+    const char *pos = tail ? c->tail : c->head;
     size_t plen = tail ? c->tlen : c->hlen;
+    stCollIter *it = stCollIterNew(c, pos, plen, tail ? ST_ITER_REVERSE : 0);
+    size_t el = 0, pl = 0;
+    const char *e = stCollIterValid(it) ? stCollIterElem(it, &el) : NULL;
+    if (!e || el != plen || memcmp(e, pos, plen) != 0) {
+        /* The recorded end is not where the iterator starts: the info is
+         * stale (a bug or a damaged record); read it the slow way. */
+        stCollIterFree(it);
+        char *p = collDup(pos, plen);
+        int ok = stCollGet(c, p, plen, val, vlen) && stCollDel(c, p, plen);
+        free(p);
+        return ok;
+    }
+    const char *payload = stCollIterVal(it, &pl);
+    *val = collDup(payload, pl);
+    *vlen = pl;
     char *p = collDup(pos, plen);
-    int ok = stCollGet(c, p, plen, val, vlen) && stCollDel(c, p, plen);
+    stCollIterNext(it);
+    size_t nl = 0;
+    const char *np = stCollIterValid(it) ? stCollIterElem(it, &nl) : NULL;
+    c->bytes -= collElemBytes(c, plen, pl);
+    c->count--;
+    collDelElem(c, p, plen);
+    if (!c->count) {
+        collSetEnd(&c->head, &c->hlen, NULL, 0);
+        collSetEnd(&c->tail, &c->tlen, NULL, 0);
+    } else if (tail) {
+        collSetEnd(&c->tail, &c->tlen, np, nl);
+    } else {
+        collSetEnd(&c->head, &c->hlen, np, nl);
+    }
+    stCollIterFree(it);
     free(p);
-    return ok;
+    return 1;
 }
 
 int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char *val,
