@@ -61,7 +61,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua coll
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua zscore coll listpos
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/util.c
@@ -76,6 +76,8 @@ test_coll_DEPS := $(STORAGE_SRC)
 test_script_lua_DEPS := server/script_lua.c server/resp.c server/util.c
 test_script_lua_LIBS := -llua5.1
 test_hll_DEPS := server/hll.c
+test_zscore_DEPS := storage/encoding.c
+test_listpos_DEPS := storage/encoding.c
 
 .SECONDEXPANSION:
 bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)

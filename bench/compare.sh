@@ -5,12 +5,19 @@
 # -d 8192, without and with -P 16.  Prints a markdown table with rps, p50, p99
 # and the strata/redis rps ratio; with --record, appends it to bench/RESULTS.md.
 #
+# With --collections: redis-benchmark's collection tests (LPUSH LPOP RPOP SADD
+# SPOP HSET ZADD ZPOPMIN LRANGE_100, -d 100) and a ZRANGEBYSCORE workload on
+# a 1,000,000-member sorted set (LIMIT 0 10 from a random score).
+#
 # Usage: bench/compare.sh [--record] [--requests N] [--tests "set get incr mset"]
+#                         [--sizes "100 8192"] [--collections]
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RECORD=0
+COLLECTIONS=0
+ZSET_MEMBERS=1000000
 N=100000
 TESTS="set get incr mset"
 SIZES="100 8192"
@@ -23,6 +30,10 @@ while [ $# -gt 0 ]; do
     --requests) N="$2"; shift ;;
     --tests) TESTS="$2"; shift ;;
     --sizes) SIZES="$2"; shift ;;
+    --collections)
+        TESTS="lpush lpop rpop sadd spop hset zadd zpopmin lrange_100"
+        SIZES=100
+        COLLECTIONS=1 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -71,6 +82,35 @@ for d in $SIZES; do
         done
     done
 done
+# ZRANGEBYSCORE on one big sorted set: member i has score i.
+zset_load() {
+    /usr/bin/python3 - "$1" "$ZSET_MEMBERS" <<'PY'
+import sys
+import redis
+r = redis.Redis(port=int(sys.argv[1]))
+n, per = int(sys.argv[2]), 1000
+p = r.pipeline(transaction=False)
+for base in range(0, n, per):
+    p.zadd("bigz", {f"member:{i}": i for i in range(base, min(n, base + per))})
+    if len(p) >= 50:
+        p.execute()
+p.execute()
+assert r.zcard("bigz") == n
+PY
+}
+zrange_run() {
+    redis-benchmark -p "$1" -n "$N" -c "$CLIENTS" -r "$ZSET_MEMBERS" --csv \
+        zrangebyscore bigz __rand_int__ +inf LIMIT 0 10 2>/dev/null |
+        awk -F, 'NR==2 { gsub(/"/, ""); print $2, $5, $7 }'
+}
+if [ "$COLLECTIONS" = 1 ]; then
+    zset_load "$SP"
+    zset_load "$RP"
+    read -r srps sp50 sp99 < <(zrange_run "$SP")
+    read -r rrps rp50 rp99 < <(zrange_run "$RP")
+    ratio=$(python3 -c "print(f'{$srps/$rrps:.2f}')")
+    echo "| zrangebyscore 1M LIMIT 0 10 | - | 1 | $srps | $sp50 | $sp99 | $rrps | $rp50 | $rp99 | $ratio |" >>"$OUT"
+fi
 echo
 cat "$OUT"
 if [ "$RECORD" = 1 ]; then
@@ -83,6 +123,7 @@ if [ "$RECORD" = 1 ]; then
         echo "Command lines: \`strata-server --appendfsync everysec --server-threads 1\`;"
         echo "\`redis-server --save '' --appendonly no\`;"
         echo "\`redis-benchmark -t TEST -n $N (x5 pipelined, /2 at 8 KB) -d SIZE -P PIPE -c $CLIENTS -r $KEYSPACE --csv\`."
+        [ "$COLLECTIONS" = 1 ] && echo "ZRANGEBYSCORE: $ZSET_MEMBERS members (score i), \`redis-benchmark -n $N -c $CLIENTS -r $ZSET_MEMBERS zrangebyscore bigz __rand_int__ +inf LIMIT 0 10\`."
         echo "Strata and Redis ran alternately, each test on one server then the other."
         echo
         cat "$OUT"

@@ -349,6 +349,33 @@ static void clientListCommand(client *c)
     free(ids);
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client blocked on keys (blocking.c)
+ * gets the timeout reply or -UNBLOCKED.  Clients blocked in WAIT are not
+ * unblocked (Redis would answer them with the current ack count). */
+static void clientUnblockCommand(client *c)
+{
+    int error = 0;
+    long long id;
+    if (c->argc == 4) {
+        if (argIs(c, 3, "error")) {
+            error = 1;
+        } else if (!argIs(c, 3, "timeout")) {
+            addReplyError(c, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    if (getLongLongOrReply(c, c->argv[2], c->argvlen[2], &id, NULL) != C_OK) return;
+    int done = 0;
+    pthread_mutex_lock(&server.clients_lock);
+    for (client *o = server.clients; o; o = o->next) {
+        if (o->id != (uint64_t)id) continue;
+        done = blockUnblockClient(o, error);
+        break;
+    }
+    pthread_mutex_unlock(&server.clients_lock);
+    addReplyLongLong(c, done);
+}
+
 void clientCommand(client *c)
 {
     if (argIs(c, 1, "id") && c->argc == 2) {
@@ -386,6 +413,8 @@ void clientCommand(client *c)
         } else {
             addReplyErrorSyntax(c);
         }
+    } else if (argIs(c, 1, "unblock") && (c->argc == 3 || c->argc == 4)) {
+        clientUnblockCommand(c);
     } else if (argIs(c, 1, "no-evict") && c->argc == 3) {
         if (argIs(c, 2, "on")) atomic_fetch_or(&c->flags, CLIENT_NO_EVICT);
         else if (argIs(c, 2, "off")) atomic_fetch_and(&c->flags, ~CLIENT_NO_EVICT);
@@ -407,13 +436,15 @@ void clientCommand(client *c)
             "NO-EVICT (ON|OFF)", "    Protect the current client connection from eviction.",
             "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
             "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "HELP", "    Print this help."};
         int n = sizeof(help) / sizeof(*help);
         addReplyArrayLen(c, n);
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
     } else if (argIs(c, 1, "id") || argIs(c, 1, "setname") || argIs(c, 1, "getname") ||
                argIs(c, 1, "info") || argIs(c, 1, "reply") || argIs(c, 1, "no-evict") ||
-               argIs(c, 1, "help") || argIs(c, 1, "kill")) {
+               argIs(c, 1, "help") || argIs(c, 1, "kill") || argIs(c, 1, "unblock")) {
         char sub[32];
         size_t n = c->argvlen[1] < sizeof(sub) - 1 ? c->argvlen[1] : sizeof(sub) - 1;
         for (size_t i = 0; i < n; i++) sub[i] = tolower((unsigned char)c->argv[1][i]);

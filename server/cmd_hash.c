@@ -312,11 +312,6 @@ static int cmpDraw(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static uint64_t randBelow(uint64_t n)
-{
-    return ((uint64_t)random() << 31 ^ (uint64_t)random()) % n;
-}
-
 /* Appends the reply items of the n draws (sorted by rank) into items[slot]:
  * one ordered pass over the hash whatever the draws. */
 static void hrandCollect(client *c, stColl *h, const randDraw *d, long n, int withvalues,
@@ -343,6 +338,51 @@ static void hrandCollect(client *c, stColl *h, const randDraw *d, long n, int wi
     stCollIterFree(it);
 }
 
+/* Draws (sorted by rank) for n reply slots: |count| independent ranks for
+ * a negative count; for a positive one distinct ranks by selection sampling
+ * (Knuth's algorithm S: one pass, ranks come out sorted). */
+static randDraw *hrandDraws(uint64_t size, long n, int distinct)
+{
+    randDraw *d = malloc(sizeof(*d) * (size_t)n);
+    if (!d) abort();
+    if (!distinct) {
+        for (long i = 0; i < n; i++) {
+            d[i].rank = rngBelow(size);
+            d[i].slot = i;
+        }
+        qsort(d, (size_t)n, sizeof(*d), cmpDraw);
+        return d;
+    }
+    long k = 0;
+    for (uint64_t r = 0; r < size && k < n; r++) {
+        if (rngBelow(size - r) < (uint64_t)(n - k)) {
+            d[k].rank = r;
+            d[k].slot = k;
+            k++;
+        }
+    }
+    return d;
+}
+
+/* Replies n items (one pass over the hash per call). */
+static void hrandServe(client *c, stColl *h, long n, int distinct, int withvalues)
+{
+    randDraw *d = hrandDraws(stCollCount(h), n, distinct);
+    strbuf *items = calloc((size_t)n, sizeof(strbuf));
+    if (!items) abort();
+    for (long i = 0; i < n; i++) sbInit(&items[i]);
+    hrandCollect(c, h, d, n, withvalues, items);
+    for (long i = 0; i < n; i++) {
+        addReplyRaw(c, items[i].buf, items[i].len);
+        sbFree(&items[i]);
+    }
+    free(items);
+    free(d);
+}
+
+#define HRAND_CHUNK 1024            /* independent draws handled per pass */
+#define HRAND_MAX_REPLY 2147483647LL /* items one reply may hold */
+
 void hrandfieldCommand(client *c)
 {
     long long count = 1;
@@ -353,8 +393,10 @@ void hrandfieldCommand(client *c)
     }
     if (has_count) {
         if (getLongLongOrReply(c, c->argv[2], c->argvlen[2], &count, NULL) != C_OK) return;
-        /* Redis 7.0.15 hangs on huge negative counts; later Redis refuses. */
-        if (count < -LONG_MAX / 2 || count > LONG_MAX / 2) {
+        /* Redis 7.0.15 hangs on counts it cannot answer; later Redis refuses
+         * beyond +-LONG_MAX/2, and a reply of more than 2^31 items could
+         * never be sent either. */
+        if (count < -HRAND_MAX_REPLY || count > LONG_MAX / 2) {
             addReplyError(c, "value is out of range");
             return;
         }
@@ -369,37 +411,16 @@ void hrandfieldCommand(client *c)
         return;
     }
     uint64_t size = stCollCount(h);
-    /* Negative: |count| independent draws in random order.  Positive:
-     * distinct fields, chosen by selection sampling (Knuth's algorithm S:
-     * one pass, ranks come out sorted), all of them when count >= size. */
-    long n = count < 0 ? (long)-count : (long)((uint64_t)count < size ? (uint64_t)count : size);
-    randDraw *d = malloc(sizeof(*d) * (size_t)n);
+    long long n = count < 0 ? -count : ((uint64_t)count < size ? count : (long long)size);
+    if (has_count) addReplyArrayLen(c, (long)(withvalues && c->resp == 2 ? n * 2 : n));
     if (count < 0) {
-        for (long i = 0; i < n; i++) {
-            d[i].rank = randBelow(size);
-            d[i].slot = i;
-        }
-        qsort(d, (size_t)n, sizeof(*d), cmpDraw);
+        /* Independent draws in chunks: the draw table stays small. */
+        for (long long done = 0; done < n; done += HRAND_CHUNK)
+            hrandServe(c, h, (long)(n - done < HRAND_CHUNK ? n - done : HRAND_CHUNK), 0,
+                       withvalues);
     } else {
-        long k = 0;
-        for (uint64_t r = 0; r < size && k < n; r++) {
-            if (randBelow(size - r) < (uint64_t)(n - k)) {
-                d[k].rank = r;
-                d[k].slot = k;
-                k++;
-            }
-        }
+        hrandServe(c, h, (long)n, 1, withvalues);
     }
-    strbuf *items = calloc((size_t)n, sizeof(strbuf));
-    for (long i = 0; i < n; i++) sbInit(&items[i]);
-    hrandCollect(c, h, d, n, withvalues, items);
-    if (has_count) addReplyArrayLen(c, withvalues && c->resp == 2 ? n * 2 : n);
-    for (long i = 0; i < n; i++) {
-        addReplyRaw(c, items[i].buf, items[i].len);
-        sbFree(&items[i]);
-    }
-    free(items);
-    free(d);
     hashCloseRead(h, o);
 }
 

@@ -462,31 +462,44 @@ void collScanGeneric(client *c, int type)
         addReplyError(c, "invalid cursor");
         return;
     }
+    /* As Redis: the cursor, then the key (absent: an empty scan whatever the
+     * options; another type: WRONGTYPE), then the options. */
+    stObj *o;
+    if (lookupTypedOrReply(c, c->argv[1], c->argvlen[1], type, 0, &o) != C_OK) return;
+    if (!o) {
+        addReplyArrayLen(c, 2);
+        addReplyBulk(c, "0", 1);
+        addReplyArrayLen(c, 0);
+        return;
+    }
     const char *pat = NULL;
     size_t plen = 0;
     long long count = 10;
     for (int j = 3; j < c->argc; j += 2) {
         if (j + 1 >= c->argc) {
             addReplyErrorSyntax(c);
+            stObjRelease(o);
             return;
         }
         if (argIs(c, j, "match")) {
             pat = c->argv[j + 1];
             plen = c->argvlen[j + 1];
         } else if (argIs(c, j, "count")) {
-            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], &count, NULL) != C_OK)
+            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], &count, NULL) != C_OK) {
+                stObjRelease(o);
                 return;
+            }
             if (count < 1) {
                 addReplyErrorSyntax(c);
+                stObjRelease(o);
                 return;
             }
         } else {
             addReplyErrorSyntax(c);
+            stObjRelease(o);
             return;
         }
     }
-    stObj *o;
-    if (lookupTypedOrReply(c, c->argv[1], c->argvlen[1], type, 0, &o) != C_OK) return;
     char *start = NULL;
     size_t slen = 0;
     if (cursor != 0 && !scanLoad(cursor, &start, &slen)) {

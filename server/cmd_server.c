@@ -91,6 +91,9 @@ void swapdbCommand(client *c)
         addReplyError(c, "SWAPDB failed in storage");
         return;
     }
+    /* Clients blocked in either db now look at the other one's keys. */
+    signalDbAsReady((int)a);
+    signalDbAsReady((int)b);
     addReplyOk(c);
 }
 

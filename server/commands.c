@@ -48,7 +48,7 @@ static uint64_t parseFlagWords(const char *s)
                  {"no_auth", CMD_NO_AUTH}, {"global", CMD_GLOBAL},     {"nokeys", CMD_NOKEYS},
                  /* Redis words shown by COMMAND INFO; only skip_monitor acts here */
                  {"skip_monitor", CMD_SKIP_MONITOR}, {"no_mandatory_keys", 0},
-                 {"movablekeys", 0}};
+                 {"movablekeys", 0}, {"blocking", 0}};
     uint64_t f = 0;
     while (*s) {
         while (*s == ' ') s++;
@@ -153,6 +153,25 @@ void lockKeyStripe(const char *key, size_t len, int lock)
     pthread_mutex_t *m = &server.stripes[stripeOf(key, len)];
     if (lock) pthread_mutex_lock(m);
     else pthread_mutex_unlock(m);
+}
+
+/* Locks (ascending) or unlocks (descending) the stripes of up to
+ * LOCK_STRIPES keys, each once: how blocking.c serves a blocked client
+ * outside call().  The caller holds no other stripe when locking. */
+void lockKeyStripes(const char *const *keys, const size_t *lens, int n, int lock)
+{
+    uint32_t s[LOCK_STRIPES];
+    int m = 0;
+    for (int i = 0; i < n && m < LOCK_STRIPES; i++) s[m++] = stripeOf(keys[i], lens[i]);
+    qsort(s, m, sizeof(uint32_t), cmpU32);
+    int u = m ? 1 : 0;
+    for (int i = 1; i < m; i++)
+        if (s[i] != s[u - 1]) s[u++] = s[i];
+    if (lock) {
+        for (int i = 0; i < u; i++) pthread_mutex_lock(&server.stripes[s[i]]);
+    } else {
+        for (int i = u - 1; i >= 0; i--) pthread_mutex_unlock(&server.stripes[s[i]]);
+    }
 }
 
 /* ========================== Group commit ================================== */
@@ -588,6 +607,8 @@ void call(client *c)
     } else if (keyspace_locked) {
         pthread_rwlock_unlock(&server.keyspace_lock);
     }
+    /* Clients blocked on keys this command made ready (blocking.c, 5). */
+    if (!nested) blockingHandleReady(c);
 
     atomic_fetch_add_explicit(&cmd->calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&cmd->microseconds, dur, memory_order_relaxed);

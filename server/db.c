@@ -266,6 +266,7 @@ void dbCopyCollection(stBatch *b, const stObj *src, int srcdb, const char *skey,
     if (src->meta.expire_ms) stCollSetExpire(d, src->meta.expire_ms);
     stCollClose(d);
     stCollClose(s);
+    signalKeyAsReady(dstdb, dkey, dklen); /* a list or zset clients may block on */
 }
 
 /* ========================== Active expire cycle =========================== */

@@ -57,6 +57,7 @@ static void infoServer(strbuf *b)
 
 static void infoClients(strbuf *b)
 {
+    int in_timeout, blocked = blockedClients(&in_timeout);
     sbPrintf(b,
              "# Clients\r\n"
              "connected_clients:%d\r\n"
@@ -64,10 +65,10 @@ static void infoClients(strbuf *b)
              "maxclients:%d\r\n"
              "client_recent_max_input_buffer:0\r\n"
              "client_recent_max_output_buffer:0\r\n"
-             "blocked_clients:0\r\n"
+             "blocked_clients:%d\r\n"
              "tracking_clients:0\r\n"
-             "clients_in_timeout_table:0\r\n",
-             atomic_load(&server.nclients), cfg.maxclients);
+             "clients_in_timeout_table:%d\r\n",
+             atomic_load(&server.nclients), cfg.maxclients, blocked, in_timeout);
     /* Which event loop holds how many connections: the kernel spreads them
      * over the SO_REUSEPORT listeners, and this shows it did. */
     sbAppendStr(b, "server_thread_clients:");

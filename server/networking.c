@@ -446,6 +446,7 @@ void freeClient(client *c)
      * xpending, once the steps below have run (cmd_pubsub.c invariant 3). */
     pubsubClientFree(c);
     if (atomic_load(&c->flags) & CLIENT_BLOCKED) replWaitCancel(c->id);
+    blockClientFree(c); /* blocked on keys: leave the queues (blocking.c) */
     if (atomic_load(&c->flags) & CLIENT_MONITOR) monitorRemove(c);
     multiClientReset(c);
     pthread_mutex_lock(&server.clients_lock);
@@ -758,6 +759,7 @@ void clientHandleWake(strataThread *t)
          * meanwhile, then flush (either may free c: do not touch it after). */
         if (atomic_load(&c->flags) & CLIENT_UNBLOCKED) {
             atomic_fetch_and(&c->flags, ~(CLIENT_BLOCKED | CLIENT_UNBLOCKED));
+            blockClientResumed(c);
             clientProcessInput(c);
         } else {
             clientFlush(c);
@@ -772,6 +774,7 @@ void clientHandleWake(strataThread *t)
             freeClient(c);
         } else if (f & CLIENT_UNBLOCKED) { /* unblocked with replies off */
             atomic_fetch_and(&c->flags, ~(CLIENT_BLOCKED | CLIENT_UNBLOCKED));
+            blockClientResumed(c);
             clientProcessInput(c);
         }
         c = next;
@@ -826,7 +829,7 @@ void clientsCron(strataThread *t, uint64_t now_ms)
         int fl = atomic_load(&c->flags);
         if (fl & CLIENT_CLOSE_ASAP) {
             freeClient(c);
-        } else if (cfg.timeout > 0 && !(fl & (CLIENT_MONITOR | CLIENT_PUBSUB)) &&
+        } else if (cfg.timeout > 0 && !(fl & (CLIENT_MONITOR | CLIENT_PUBSUB | CLIENT_BLOCKED)) &&
                    now_ms - c->last_interaction_ms > (uint64_t)cfg.timeout * 1000) {
             serverLog(LL_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
             freeClient(c);
@@ -851,6 +854,7 @@ void clientInfoString(client *c, strbuf *b, uint64_t now_ms)
     /* Letters in Redis's order. */
     if (fl & CLIENT_MONITOR) flags[p++] = 'O';
     if (fl & CLIENT_PUBSUB) flags[p++] = 'P';
+    if (fl & CLIENT_BLOCKED) flags[p++] = 'b';
     if (fl & CLIENT_CLOSE_AFTER_REPLY) flags[p++] = 'c';
     if (fl & CLIENT_CLOSE_ASAP) flags[p++] = 'A';
     if (fl & CLIENT_NO_EVICT) flags[p++] = 'e';

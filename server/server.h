@@ -142,6 +142,8 @@ struct client {
      * counts are atomic so CLIENT LIST can read them from any thread */
     struct pubsubState *pubsub;   /* NULL until the first subscription */
     struct multiState *mstate;    /* MULTI queue and WATCHed keys (multi.c); NULL if none */
+    struct blockState *bstate;    /* blocked on keys (blocking.c); set and freed by the owner
+                                   * thread under blockLock, NULL when not blocked */
     _Atomic int pubsub_channels, pubsub_patterns;
     struct client *next, *prev;   /* global list, under server.clients_lock */
     struct client *tnext, *tprev; /* owner thread's list */
@@ -337,6 +339,8 @@ uint64_t scanSave(const char *key, size_t klen);
 int scanLoad(uint64_t id, char **key, size_t *klen);
 void collScanGeneric(client *c, int type); /* HSCAN SSCAN ZSCAN */
 void lockKeyStripe(const char *key, size_t len, int lock);
+/* commands.c: the stripes of n keys, ascending and de-duplicated (blocking.c) */
+void lockKeyStripes(const char *const *keys, const size_t *lens, int n, int lock);
 void expireStartThread(void);
 void expireStopThread(void);
 
@@ -359,6 +363,47 @@ void notifyKeyspaceEvent(int type, const char *event, const char *key, size_t kl
 int multiQueueIfNeeded(client *c, redisCommand *cmd);
 void multiFlagRejected(client *c); /* a command refused while in MULTI */
 void multiClientReset(client *c);  /* RESET, freeClient: drop queue and watches */
+
+/* ---- blocking.c: clients blocked on keys (BLPOP & co.) ----------------- */
+/* What a blocked command's serve function returns (blockForKeys). */
+#define BLOCK_SERVED 0 /* it popped and replied: the client unblocks */
+#define BLOCK_SKIP 1   /* the key holds another type: offer it to the next waiter */
+#define BLOCK_STOP 2   /* the key is empty or gone: nobody else can be served now */
+/* Serves a blocked client from `key`, which may have become ready.  Runs on
+ * any thread, on a proxy client carrying the blocked command (argv, db,
+ * resp, cmd), under the keyspace lock and the stripes of key and of the
+ * extra key given to blockForKeys(); writes through dbBatch/commitOrReply
+ * and replies with the usual addReply* calls. */
+typedef int blockServeProc(client *c, const char *key, size_t klen);
+/* Whether c may block (scripts and EXEC run blocking commands without
+ * blocking, as Redis). */
+int blockingAllowed(client *c);
+/* Parses a blocking timeout in seconds as Redis 7.0 ("timeout is not a
+ * float or out of range", "timeout is negative"): *deadline_ms is the
+ * absolute wall-clock deadline, 0 for none. */
+int getBlockTimeoutOrReply(client *c, const char *arg, size_t len, uint64_t *deadline_ms);
+/* Inside a command: blocks c on the keys (of c->db), replying nothing now.
+ * serve runs when a key may be ready; extra (may be NULL) is another key
+ * serve writes (BLMOVE's destination).  At the deadline (0: never) the
+ * client gets a null array. */
+void blockForKeys(client *c, int nkeys, char *const *keys, const size_t *klens,
+                  uint64_t deadline_ms, blockServeProc *serve, const char *extra, size_t elen);
+/* "Key of db may be ready": call after queueing any write that may make a
+ * key non-empty (pushes, LMOVE's destination, a collection created by
+ * RENAME/COPY/MOVE, ZADD ...), any type, any thread, inside scripts and EXEC
+ * too.  Cheap; the waiters are served at the end of the top-level command. */
+void signalKeyAsReady(int db, const char *key, size_t klen);
+/* Every key of db somebody is blocked on may be ready (SWAPDB). */
+void signalDbAsReady(int db);
+/* call(): serve the keys this thread signalled (commits its write group
+ * first).  c: the client whose command just ran (its thread), or NULL. */
+void blockingHandleReady(client *c);
+void blockClientResumed(client *c); /* networking.c: owner resumes an unblocked client */
+void blockClientFree(client *c);    /* freeClient(): forget a blocked client */
+/* CLIENT UNBLOCK: 1 if c was blocked on keys (it gets a null array, or
+ * -UNBLOCKED with error).  Caller holds clients_lock. */
+int blockUnblockClient(client *c, int error);
+int blockedClients(int *with_timeout); /* INFO: blocked (and with a timeout) */
 
 /* ---- cmd_pubsub.c ------------------------------------------------------- */
 long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t mlen);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -479,6 +480,34 @@ static uint64_t clockUs(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+static __thread uint64_t rngState;
+
+uint64_t rngNext(void) {
+    if (!rngState) {
+        uint64_t s = 0;
+        if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+            s = ustime() ^ (uint64_t)(uintptr_t)&s;
+        rngState = s | 1;
+    }
+    rngState ^= rngState >> 12;
+    rngState ^= rngState << 25;
+    rngState ^= rngState >> 27;
+    return rngState * 2685821657736338717ULL;
+}
+
+/* Values below 2^64 mod n are redrawn so the modulo has no bias (fewer
+ * than half are, so a redraw is rare). */
+uint64_t rngBelow(uint64_t n) {
+    uint64_t floor = (0 - n) % n, r;
+    do r = rngNext();
+    while (r < floor);
+    return r % n;
+}
+
+double rngUnit(void) {
+    return (double)(rngNext() >> 11) * 0x1p-53;
 }
 
 uint64_t ustime(void) {

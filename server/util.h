@@ -48,6 +48,11 @@ void sbPrintf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 void sbClear(strbuf *b);
 
 /* Monotonic and wall clocks. */
+/* A per-thread xorshift64* generator seeded from the kernel (not for
+ * secrets): SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER. */
+uint64_t rngNext(void);
+uint64_t rngBelow(uint64_t n); /* uniform in [0, n), n > 0, without modulo bias */
+double rngUnit(void);          /* uniform in [0, 1) */
 uint64_t ustime(void);       /* wall clock, microseconds since the epoch */
 uint64_t mstime(void);       /* wall clock, milliseconds since the epoch */
 uint64_t monotonic_us(void); /* CLOCK_MONOTONIC, microseconds */

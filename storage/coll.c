@@ -23,6 +23,11 @@
  *     pushes need no read of the elements.
  *  4. Reads look at the batch's overlay first (overlay.c), then RocksDB: a
  *     handle sees every write queued in its batch, its own included.
+ *  5. A list end that stCollDel() removed is found again lazily
+ *     (collListEnds(), before the next push, pop, insert or close), seeking
+ *     from the removed position: a command deleting many elements from one
+ *     end (LTRIM, LREM, LPOP with a count) costs one iterator, not one per
+ *     element (each would collect the whole overlay).
  */
 #include <math.h>
 #include <stdio.h>
@@ -41,9 +46,12 @@ struct stColl {
     stMeta old; /* the key's meta when opened (existed) */
     uint64_t expire_ms, incarnation, count, bytes;
     int dirty;  /* an element changed: the meta must be rewritten */
+    int fresh;  /* a new incarnation: RocksDB holds none of its records */
     uint64_t hlc, origin; /* stamp of this handle's element writes; 0 = not yet */
     char *head, *tail;    /* lists: end positions (heap), NULL when empty */
     size_t hlen, tlen;
+    int hstale, tstale;   /* lists: that end was deleted; the field holds the
+                           * deleted position, where the search resumes (5) */
     char *prefix; /* sub key prefix of this incarnation */
     size_t plen;
     char *kbuf; /* scratch for record keys */
@@ -112,6 +120,7 @@ static int collRead(stColl *c, int cf, const char *key, size_t klen, char **val,
         *vlen = ovlen;
         return 1;
     }
+    if (c->fresh) return 0; /* a new incarnation lives in the overlay only */
     char *err = NULL;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(c->st->db, c->st->ropts, c->st->cf[cf], key, klen, &err);
@@ -206,6 +215,8 @@ static void collSetEnd(char **end, size_t *len, const char *pos, size_t plen) {
     *len = pos ? plen : 0;
 }
 
+static void collListEnds(stColl *c);
+
 /* ---- Handles --------------------------------------------------------------- */
 
 stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t klen,
@@ -237,6 +248,7 @@ stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t kle
     } else if (write) {
         /* Invariant 2. */
         c->incarnation = hlcNow(&st->hlc, stWallMs());
+        c->fresh = 1;
     }
     c->plen = ENC_SUB_PREFIX_LEN(klen);
     c->prefix = collAlloc(c->plen);
@@ -247,6 +259,7 @@ stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t kle
 uint64_t stCollClose(stColl *c) {
     if (!c) return 0;
     uint64_t count = c->count;
+    if (c->type == ST_TYPE_LIST) collListEnds(c);
     if (c->write && c->dirty) {
         if (count == 0) {
             if (c->existed) stBatchDel(c->b, c->db, c->key, c->klen, &c->old);
@@ -328,6 +341,13 @@ static void collListFixEnd(stColl *c, int tail) {
     stCollIterFree(it);
 }
 
+/* Invariant 5: finds the ends that deletions left stale. */
+static void collListEnds(stColl *c) {
+    if (c->hstale && c->count) collListFixEnd(c, 0);
+    if (c->tstale && c->count) collListFixEnd(c, 1);
+    c->hstale = c->tstale = 0;
+}
+
 int stCollDel(stColl *c, const char *elem, size_t elen) {
     char *blk;
     const char *p;
@@ -342,9 +362,12 @@ int stCollDel(stColl *c, const char *elem, size_t elen) {
         if (!c->count) {
             collSetEnd(&c->head, &c->hlen, NULL, 0);
             collSetEnd(&c->tail, &c->tlen, NULL, 0);
+            c->hstale = c->tstale = 0;
         } else {
-            if (c->hlen == elen && memcmp(c->head, elem, elen) == 0) collListFixEnd(c, 0);
-            if (c->tlen == elen && memcmp(c->tail, elem, elen) == 0) collListFixEnd(c, 1);
+            /* Invariant 5: a stale end already holds an earlier deleted
+             * position to resume from. */
+            if (!c->hstale && c->hlen == elen && memcmp(c->head, elem, elen) == 0) c->hstale = 1;
+            if (!c->tstale && c->tlen == elen && memcmp(c->tail, elem, elen) == 0) c->tstale = 1;
         }
     }
     return 1;
@@ -364,10 +387,16 @@ int stZsetScore(stColl *c, const char *member, size_t mlen, double *score) {
 }
 
 int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *old) {
-    double prev;
+    double prev = 0;
     int existed = stZsetScore(c, member, mlen, &prev);
+    if (existed && old) *old = prev;
+    stZsetAddKnown(c, member, mlen, score, existed, prev);
+    return !existed;
+}
+
+void stZsetAddKnown(stColl *c, const char *member, size_t mlen, double score, int existed,
+                    double prev) {
     if (existed) {
-        if (old) *old = prev;
         /* The index orders -0 as 0: only a different order needs a move. */
         char a[ENC_SCORE_BYTES], b2[ENC_SCORE_BYTES];
         encScore(a, prev);
@@ -384,7 +413,6 @@ int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *
     char raw[8];
     rawScore(raw, score);
     collWriteElem(c, member, mlen, raw, sizeof(raw));
-    return !existed;
 }
 
 /* ---- Lists ------------------------------------------------------------------ */
@@ -392,6 +420,7 @@ int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *
 void stListPush(stColl *c, int tail, const char *val, size_t vlen) {
     char pos[ENC_LISTPOS_MIN_BYTES];
     size_t plen;
+    collListEnds(c);
     collStamp(c);
     if (!c->count) plen = encListPos(pos, 0, c->origin);
     else if (tail) plen = encListPosBetween(pos, c->tail, c->tlen, NULL, 0, 0, c->origin);
@@ -413,6 +442,7 @@ void stListPush(stColl *c, int tail, const char *val, size_t vlen) {
  * point reads (a queue pops at the rate of one seek per element). */
 int stListPop(stColl *c, int tail, char **val, size_t *vlen) {
     if (!c->count) return 0;
+    collListEnds(c);
     const char *pos = tail ? c->tail : c->head;
     size_t plen = tail ? c->tlen : c->hlen;
     stCollIter *it = stCollIterNew(c, pos, plen, tail ? ST_ITER_REVERSE : 0);
@@ -450,8 +480,62 @@ int stListPop(stColl *c, int tail, char **val, size_t *vlen) {
     return 1;
 }
 
+/* No position fits next to the pivot (a fraction reached
+ * ENC_LISTPOS_MAX_BYTES: about a thousand inserts into one gap in an
+ * adversarial order, or 130,000+ in a repeated one): every element gets a
+ * fresh position, ordinals counting up from above the tail's so that no new
+ * position equals an old one still to be deleted, and val goes next to the
+ * pivot.  O(elements), once in a long while: afterwards no fraction is left.
+ * C_ERR (nothing written) only if the ordinals would overflow. */
+static int collListRewrite(stColl *c, const char *pivot, size_t plen, int after,
+                           const char *val, size_t vlen) {
+    int64_t next;
+    const char *f;
+    size_t fl;
+    uint64_t org;
+    if (encListPosDecode(c->tail, c->tlen, &next, &f, &fl, &org) != 0 ||
+        next > INT64_MAX - (int64_t)c->count - 2)
+        return C_ERR;
+    char *piv = collDup(pivot, plen), np[ENC_LISTPOS_MIN_BYTES];
+    size_t n = 0;
+    int placed = 0;
+    stCollIter *it = stCollIterNew(c, NULL, 0, 0);
+    for (; stCollIterValid(it); stCollIterNext(it)) {
+        size_t el, vl;
+        const char *e = stCollIterElem(it, &el), *v = stCollIterVal(it, &vl);
+        int at = el == plen && memcmp(e, piv, plen) == 0;
+        placed |= at;
+        if (at && !after) {
+            n = encListPos(np, ++next, c->origin);
+            collWriteElem(c, np, n, val, vlen);
+        }
+        collDelElem(c, e, el);
+        n = encListPos(np, ++next, c->origin);
+        collWriteElem(c, np, n, v, vl);
+        if (at && after) {
+            n = encListPos(np, ++next, c->origin);
+            collWriteElem(c, np, n, val, vlen);
+        }
+    }
+    stCollIterFree(it);
+    free(piv);
+    if (!placed) { /* the pivot vanished (not the caller's contract): append */
+        n = encListPos(np, ++next, c->origin);
+        collWriteElem(c, np, n, val, vlen);
+    }
+    int64_t first = next - (int64_t)c->count; /* the count before val */
+    n = encListPos(np, first, c->origin);
+    collSetEnd(&c->head, &c->hlen, np, n);
+    n = encListPos(np, next, c->origin);
+    collSetEnd(&c->tail, &c->tlen, np, n);
+    c->count++;
+    c->bytes += vlen;
+    return C_OK;
+}
+
 int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char *val,
                  size_t vlen) {
+    collListEnds(c);
     stCollIter *it = stCollIterNew(c, pos, plen, ST_ITER_EXCLUSIVE | (after ? 0 : ST_ITER_REVERSE));
     const char *nb = NULL;
     size_t nl = 0;
@@ -461,7 +545,7 @@ int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char 
     size_t n = after ? encListPosBetween(np, pos, plen, nb, nl, 0, c->origin)
                      : encListPosBetween(np, nb, nl, pos, plen, 1, c->origin);
     stCollIterFree(it);
-    if (!n) return C_ERR;
+    if (!n) return collListRewrite(c, pos, plen, after, val, vlen);
     c->count++;
     c->bytes += vlen;
     collWriteElem(c, np, n, val, vlen);

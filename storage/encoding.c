@@ -321,7 +321,13 @@ int encListPosDecode(const char *src, size_t len, int64_t *ordinal,
 
 /* Digits strictly between fractions lo and hi (hi NULL: unbounded), read as
  * base-256 fractions padded with zero digits.  Returns the length written
- * (at most max), 0 if none fits. */
+ * (at most max), 0 if none fits.
+ *
+ * Where to land when a digit has room: next to lo (near_lo) or next to hi.
+ * Once only lo bounds the rest (hi NULL, or hi's digit is just above lo's),
+ * always next to lo: the room above is a whole digit wide, and a run of
+ * inserts after the newest element (which is then lo) keeps counting up
+ * that digit instead of adding a 0xFF digit per insert. */
 static size_t encFracBetween(unsigned char *out, size_t max, const unsigned char *lo,
                              size_t lolen, const unsigned char *hi, size_t hilen, int near_lo) {
     size_t n = 0;
@@ -330,7 +336,7 @@ static size_t encFracBetween(unsigned char *out, size_t max, const unsigned char
         int l = i < lolen ? lo[i] : 0;
         int h = bounded ? (i < hilen ? hi[i] : 0) : 256;
         if (h - l >= 2) {
-            int m = near_lo ? l + 1 : h - 1;
+            int m = (near_lo || !bounded) ? l + 1 : h - 1;
             out[n++] = (unsigned char)m;
             if (m == 1) out[n++] = 0x80; /* never end in the lowest digit */
             return n;
@@ -366,6 +372,12 @@ size_t encListPosBetween(char *dst, const char *lo, size_t lolen, const char *hi
     if (olo > ohi) return 0;
     if (olo < ohi && (uint64_t)ohi - (uint64_t)olo >= 2)
         return encListPos(dst, near_lo ? olo + 1 : ohi - 1, origin);
+    /* Same ordinal: the neighbour with the longer fraction is, in every
+     * repeated pattern (same pivot, or before/after the newest element),
+     * the one inserted last; landing next to it leaves the room on the
+     * other side for the next insert.  Landing next to the older one
+     * instead would add a digit per insert. */
+    if (olo == ohi && nlo != nhi) near_lo = nlo > nhi;
     /* Same ordinal, or adjacent ones (then any fraction above lo's fits). */
     size_t f = encFracBetween((unsigned char *)dst + 8, ENC_LISTPOS_MAX_BYTES - ENC_LISTPOS_MIN_BYTES,
                               (const unsigned char *)flo, nlo,

@@ -157,8 +157,13 @@ int encListPosDecode(const char *src, size_t len, int64_t *ordinal,
  * that side; not both).  near_lo: place it just above lo, leaving the room
  * between it and hi (LINSERT BEFORE the same pivot again lands there); else
  * just below hi (LINSERT AFTER the same pivot again lands between lo and
- * it).  Either way repeated inserts at one spot grow the fraction by about
- * one byte per 254 inserts.  Writes at most ENC_LISTPOS_MAX_BYTES into dst and
+ * it).  near_lo is only a hint: when lo and hi share their ordinal, the
+ * position lands next to the one with the longer fraction (the newer one),
+ * and when only lo bounds the fraction it lands next to lo.  So repeated
+ * inserts at one spot -- the same pivot, or before / after the element just
+ * inserted -- grow the fraction by one byte per 127 to 254 inserts
+ * (adversarial patterns can still grow it by a byte per insert: the caller
+ * must handle 0).  Writes at most ENC_LISTPOS_MAX_BYTES into dst and
  * returns the length, or 0 when no position fits (lo >= hi, positions equal
  * but for their origin, or the fraction would exceed the maximum). */
 size_t encListPosBetween(char *dst, const char *lo, size_t lolen, const char *hi,

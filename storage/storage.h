@@ -265,6 +265,10 @@ int stZsetScore(stColl *c, const char *member, size_t mlen, double *score);
 /* Adds or updates a member.  Returns 1 when it is new, 0 when it existed
  * (*old, if not NULL, gets its previous score). */
 int stZsetAdd(stColl *c, const char *member, size_t mlen, double score, double *old);
+/* stZsetAdd for a caller that just read the member (stZsetScore): existed
+ * and prev are what it found, which saves reading it again. */
+void stZsetAddKnown(stColl *c, const char *member, size_t mlen, double score, int existed,
+                    double prev);
 
 /* Lists.  Positions are opaque ordered byte strings (the elements of a list
  * iterator); head = first element.  Push and pop at either end: tail != 0
@@ -273,7 +277,11 @@ void stListPush(stColl *c, int tail, const char *val, size_t vlen);
 /* 1 with *val (heap, caller frees) and *vlen, or 0 when the list is empty. */
 int stListPop(stColl *c, int tail, char **val, size_t *vlen);
 /* Inserts val just after (after != 0) or before the element at position
- * pos.  C_OK, or C_ERR when no position fits there any more. */
+ * pos.  When no position fits there any more (a fraction at its length
+ * limit), every element of the list gets a new position first: O(elements),
+ * rare (encoding.h).  C_OK; C_ERR (nothing written) only if the ordinals
+ * would overflow.  Positions an iterator returned before the call are stale
+ * after it. */
 int stListInsert(stColl *c, const char *pos, size_t plen, int after, const char *val,
                  size_t vlen);
 

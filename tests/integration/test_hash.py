@@ -138,6 +138,9 @@ def test_hrandfield_huge_negative_count_is_refused(c):
     # redis-server 7.0.15 hangs on this (fixed in later Redis: this error).
     c.execute_command("HSET", "h", "a", "1")
     assert err(c, "HRANDFIELD", "h", "-9223372036854775807") == "value is out of range"
+    assert err(c, "HRANDFIELD", "h", "-4000000000000000000") == "value is out of range"
+    assert len(c.execute_command("HRANDFIELD", "h", "-5000")) == 5000  # several chunks
+    assert c.execute_command("PING") == "PONG"
 
 
 def test_hrandfield_draws_are_spread(c):
