@@ -934,3 +934,37 @@ def test_million_member_zset_under_64mb(make_server):
     assert cl.execute_command("ZPOPMIN", "big", 2) == ["member:0", "0", "member:1", "2"]
     assert cl.delete("big") == 1
     assert cl.exists("big") == 0
+
+
+def test_pops_from_both_ends_with_adds_beyond_them(c):
+    """Pops leave an end hint (storage/coll.c invariant 6): members added
+    beyond it afterwards, updates moving members out, and pops from the other
+    end must all still be seen."""
+    c.execute_command("ZADD", "q", *sum(([i, f"m{i:05d}"] for i in range(0, 3000)), []))
+    got = []
+    for _ in range(100):
+        got += c.execute_command("ZPOPMIN", "q", "10")[::2]
+    assert got == [f"m{i:05d}" for i in range(1000)]
+    c.execute_command("ZADD", "q", "-5", "below", "5000", "above")
+    assert c.execute_command("ZPOPMIN", "q") == ["below", "-5"]
+    assert c.execute_command("ZPOPMAX", "q") == ["above", "5000"]
+    assert c.execute_command("ZPOPMAX", "q", "2") == ["m02999", "2999", "m02998", "2998"]
+    c.execute_command("ZADD", "q", "-1", "m02500")  # an update moving a member below the hint
+    assert c.execute_command("ZRANGE", "q", "0", "1") == ["m02500", "m01000"]
+    assert c.execute_command("ZPOPMIN", "q") == ["m02500", "-1"]
+    assert c.execute_command("ZCARD", "q") == 1997
+    assert c.execute_command("ZRANGEBYSCORE", "q", "-inf", "1001") == ["m01000", "m01001"]
+    assert c.execute_command("ZREVRANGEBYSCORE", "q", "+inf", "2996") == ["m02997", "m02996"]
+
+
+def test_many_pops_stay_cheap(c):
+    """20,000 single pops in a pipeline: each seek starts at the end hint
+    instead of stepping over every earlier pop's tombstone (bounded by the
+    client timeout, not timed)."""
+    c.execute_command("ZADD", "big", *sum(([i, f"m{i}"] for i in range(20000)), []))
+    p = c.pipeline(transaction=False)
+    for _ in range(20000):
+        p.execute_command("ZPOPMIN", "big")
+    out = p.execute()
+    assert [r[0] for r in out[:3]] == ["m0", "m1", "m2"] and out[-1][0] == "m19999"
+    assert c.execute_command("EXISTS", "big") == 0
