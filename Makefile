@@ -64,7 +64,7 @@ noopt:
 UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua zscore coll listpos
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
-test_config_DEPS := server/config.c server/util.c
+test_config_DEPS := server/config.c server/config_special.c server/util.c
 test_encoding_DEPS := storage/encoding.c
 test_hlc_DEPS := storage/hlc.c
 test_sha1_DEPS := server/sha1.c

@@ -20,7 +20,7 @@
  *   1. parseValue() never touches global state, so CONFIG SET can validate
  *      every pair before applying any (atomicity), and CONFIG REWRITE can
  *      evaluate the old file without disturbing the running configuration.
- *   2. applyValue() cannot fail except while loading (a 17th replicaof), so
+ *   2. applyValue() cannot cfgFail except while loading (a 17th replicaof), so
  *      once CONFIG SET has parsed all its pairs it always applies all of them.
  *   3. Global state changes only inside applyValue() under cfgMutex; a string
  *      field replaced at run time is retired (kept until cfgFree()), never
@@ -34,6 +34,7 @@
  * else is last-one-wins.  CONFIG SET always replaces.
  */
 #include "config.h"
+#include "config_int.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -56,19 +57,7 @@ strataConfig cfg;
 static pthread_mutex_t cfgMutex = PTHREAD_MUTEX_INITIALIZER;
 static char *cfgFile;           /* absolute path of the loaded file, heap */
 
-/* save points: Strata keeps data in RocksDB, so they are only stored. */
-typedef struct savePoint {
-    long long seconds;
-    long long changes;
-} savePoint;
-
-typedef struct saveVal {
-    int n;
-    savePoint *p;               /* heap, n entries */
-    int seen;                   /* a "save" line was loaded: later ones append */
-} saveVal;
-
-static saveVal gSave;
+saveVal gSave; /* config_special.c */
 
 /* Strings replaced at run time (invariant 3), freed by cfgFree(). */
 static char **retired;
@@ -82,19 +71,19 @@ static int retiredCount;
 /* ============================ Small helpers ============================== */
 
 /* Out of memory is fatal, as in Redis's zmalloc. */
-static void *xrealloc(void *p, size_t n) {
+void *cfgXrealloc(void *p, size_t n) {
     void *r = realloc(p, n ? n : 1);
     if (r == NULL) abort();
     return r;
 }
 
-static void *xcalloc(size_t n) {
+void *cfgXcalloc(size_t n) {
     void *r = calloc(1, n ? n : 1);
     if (r == NULL) abort();
     return r;
 }
 
-static char *xstrdup(const char *s) {
+char *cfgXstrdup(const char *s) {
     char *r = strdup(s);
     if (r == NULL) abort();
     return r;
@@ -113,7 +102,7 @@ static char *heapPrintf(const char *fmt, ...) {
 
 static void retireString(char *s) {
     if (s == NULL) return;
-    retired = xrealloc(retired, sizeof(char *) * (size_t)(retiredCount + 1));
+    retired = cfgXrealloc(retired, sizeof(char *) * (size_t)(retiredCount + 1));
     retired[retiredCount++] = s;
 }
 
@@ -143,7 +132,7 @@ static char **splitArgs(const char *line, int *argcp) {
     for (;;) {
         while (*p && isspace((unsigned char)*p)) p++;
         if (*p == '\0') break;
-        char *tok = xrealloc(NULL, maxlen);
+        char *tok = cfgXrealloc(NULL, maxlen);
         size_t len = 0;
         int inq = 0, insq = 0, done = 0;
         while (!done) {
@@ -185,7 +174,7 @@ static char **splitArgs(const char *line, int *argcp) {
             if (*p) p++;
         }
         tok[len] = '\0';
-        argv = xrealloc(argv, sizeof(char *) * (size_t)(argc + 1));
+        argv = cfgXrealloc(argv, sizeof(char *) * (size_t)(argc + 1));
         argv[argc++] = tok;
         continue;
 err:
@@ -194,13 +183,13 @@ err:
         return NULL;
     }
     *argcp = argc;
-    if (argv == NULL) argv = xrealloc(NULL, sizeof(char *));
+    if (argv == NULL) argv = cfgXrealloc(NULL, sizeof(char *));
     return argv;
 }
 
 /* Appends s to b as one config-file argument: verbatim when that reads back
  * the same, else double-quoted with escapes. */
-static void appendQuoted(strbuf *b, const char *s) {
+void cfgAppendQuoted(strbuf *b, const char *s) {
     int plain = s[0] != '\0' && s[0] != '#';
     for (const char *p = s; *p && plain; p++)
         if (!isgraph((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '\\') plain = 0;
@@ -226,7 +215,7 @@ static void sbEmpty(strbuf *b) {
 }
 
 /* Memory size in the shortest exact unit, as Redis's rewrite writes it. */
-static void appendMemory(strbuf *b, unsigned long long v) {
+void cfgAppendMemory(strbuf *b, unsigned long long v) {
     const unsigned long long gb = 1ULL << 30, mb = 1ULL << 20, kb = 1ULL << 10;
     if (v && v % gb == 0) sbPrintf(b, "%llugb", v / gb);
     else if (v && v % mb == 0) sbPrintf(b, "%llumb", v / mb);
@@ -235,8 +224,8 @@ static void appendMemory(strbuf *b, unsigned long long v) {
 }
 
 /* Writes a parse error reason into why (CFG_REASON_LEN bytes); returns -1. */
-static int fail(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char *why, const char *fmt, ...) {
+int cfgFail(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cfgFail(char *why, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, CFG_REASON_LEN, fmt, ap);
@@ -244,66 +233,9 @@ static int fail(char *why, const char *fmt, ...) {
     return -1;
 }
 
-static int parseLL(const char *s, long long *out) {
+int cfgParseLL(const char *s, long long *out) {
     return string2ll(s, strlen(s), out) ? 0 : -1;
 }
-
-/* ============================ Value model ================================ */
-
-enum { K_BOOL, K_INT, K_MEM, K_ENUM, K_STR, K_SPECIAL, K_INERT, K_INCLUDE };
-enum { FT_NONE, FT_INT, FT_LL, FT_ULL, FT_STR };
-
-/* Directive flags */
-#define F_MUTABLE 1         /* CONFIG SET may change it */
-#define F_INERT 2           /* accepted, stored, not acted on: warn once */
-#define F_FILEONLY 4        /* config file / command line only, no GET/SET */
-#define F_NULL_IF_EMPTY 8   /* K_STR: "" is stored as NULL */
-#define F_SPLIT 16          /* CONFIG SET value is split into words */
-
-/* A parsed value, not yet applied.  Owns str and sp (invariant 4). */
-typedef struct cfgVal {
-    long long ll;           /* numeric kinds: ll and ull hold the same bits */
-    unsigned long long ull;
-    char *str;              /* K_STR, K_INERT, storage-provider path */
-    void *sp;               /* K_SPECIAL payload */
-} cfgVal;
-
-typedef struct cfgEnum {
-    const char *name;
-    int value;
-} cfgEnum;
-
-/* Operations of a special directive.  parse fills a fresh value (returns 0,
- * or -1 with a reason in why); merge folds `in` into `acc` (loading: the
- * repeatable semantics above; else replace) and always frees in's parts
- * (NULL: replace); capture copies the live state into a fresh value; store
- * moves a value into the live state (caller holds cfgMutex); format gives
- * CONFIG GET's text; lines gives CONFIG REWRITE's lines, each ending in '\n';
- * release frees a value's sp (NULL: free(sp)). */
-typedef struct cfgSpecial {
-    int (*parse)(int argc, char **argv, cfgVal *out, char *why);
-    int (*merge)(cfgVal *acc, cfgVal *in, int loading, char *why);
-    void (*capture)(cfgVal *out);
-    void (*store)(cfgVal *v);
-    void (*format)(const cfgVal *v, strbuf *out);
-    void (*lines)(const char *name, const cfgVal *v, strbuf *out);
-    void (*release)(cfgVal *v);
-} cfgSpecial;
-
-typedef struct cfgDirective {
-    const char *name;
-    const char *alias;          /* second name, or NULL */
-    int kind;                   /* K_* */
-    int flags;                  /* F_* */
-    const char *def;            /* default, in config-file syntax */
-    void *field;                /* &cfg.x for the simple kinds */
-    int ft;                     /* FT_*: the C type of *field */
-    long long min, max;         /* K_INT bounds */
-    unsigned long long umin, umax; /* K_MEM bounds */
-    const cfgEnum *enums;       /* K_ENUM names, NULL-terminated */
-    const cfgSpecial *sp;       /* K_SPECIAL operations */
-    char inert;                 /* K_INERT: 'b' 'i' 'm' 's' (see config_redis.h) */
-} cfgDirective;
 
 /* Order of the names matches Redis's error text. */
 static const cfgEnum loglevelEnum[] = {
@@ -319,449 +251,6 @@ static const cfgEnum compressionEnum[] = {{"none", 0}, {"zstd", 1}, {NULL, 0}};
 static const cfgEnum fsyncEnum[] = {
     {"everysec", CFG_FSYNC_EVERYSEC}, {"always", CFG_FSYNC_ALWAYS}, {"no", CFG_FSYNC_NO},
     {NULL, 0}};
-
-/* ======================= Special: bind ================================== */
-
-typedef struct bindVal {
-    int n;
-    char *addr[CFG_MAX_BIND];
-} bindVal;
-
-static void bindRelease(cfgVal *v) {
-    bindVal *b = v->sp;
-    if (b == NULL) return;
-    for (int i = 0; i < b->n; i++) free(b->addr[i]);
-    free(b);
-    v->sp = NULL;
-}
-
-static int bindParse(int argc, char **argv, cfgVal *out, char *why) {
-    if (argc < 1) return fail(why, "wrong number of arguments");
-    if (argc > CFG_MAX_BIND) return fail(why, "Too many bind addresses specified");
-    bindVal *b = xrealloc(NULL, sizeof(*b));
-    b->n = argc;
-    for (int i = 0; i < argc; i++) b->addr[i] = xstrdup(argv[i]);
-    out->sp = b;
-    return 0;
-}
-
-static void bindCapture(cfgVal *out) {
-    bindVal *b = xrealloc(NULL, sizeof(*b));
-    b->n = cfg.bind_count;
-    for (int i = 0; i < b->n; i++) b->addr[i] = xstrdup(cfg.bind[i]);
-    out->sp = b;
-}
-
-static void bindStore(cfgVal *v) {
-    bindVal *b = v->sp;
-    for (int i = 0; i < cfg.bind_count; i++) free(cfg.bind[i]);
-    for (int i = 0; i < b->n; i++) cfg.bind[i] = b->addr[i];
-    cfg.bind_count = b->n;
-    free(b);
-    v->sp = NULL;
-}
-
-static void bindFormat(const cfgVal *v, strbuf *out) {
-    const bindVal *b = v->sp;
-    for (int i = 0; i < b->n; i++) {
-        if (i) sbAppend(out, " ", 1);
-        sbAppendStr(out, b->addr[i]);
-    }
-}
-
-static void bindLines(const char *name, const cfgVal *v, strbuf *out) {
-    const bindVal *b = v->sp;
-    sbAppendStr(out, name);
-    for (int i = 0; i < b->n; i++) {
-        sbAppend(out, " ", 1);
-        appendQuoted(out, b->addr[i]);
-    }
-    sbAppend(out, "\n", 1);
-}
-
-static const cfgSpecial bindOps = {bindParse, NULL, bindCapture, bindStore,
-                                   bindFormat, bindLines, bindRelease};
-
-/* ======================= Special: replicaof ============================= */
-
-typedef struct replVal {
-    int n;
-    cfgReplicaOf m[CFG_MAX_REPLICAOF];
-    int clear;                  /* parsed "no one" */
-} replVal;
-
-static void replRelease(cfgVal *v) {
-    replVal *r = v->sp;
-    if (r == NULL) return;
-    for (int i = 0; i < r->n; i++) free(r->m[i].host);
-    free(r);
-    v->sp = NULL;
-}
-
-static int replParse(int argc, char **argv, cfgVal *out, char *why) {
-    long long port;
-    if (argc != 2) return fail(why, "wrong number of arguments");
-    replVal *r = xcalloc(sizeof(*r));
-    if (!strcasecmp(argv[0], "no") && !strcasecmp(argv[1], "one")) {
-        r->clear = 1;
-    } else {
-        if (parseLL(argv[1], &port) != 0 || port < 1 || port > 65535) {
-            free(r);
-            return fail(why, "Invalid master port");
-        }
-        r->m[0].host = xstrdup(argv[0]);
-        r->m[0].port = (int)port;
-        r->n = 1;
-    }
-    out->sp = r;
-    return 0;
-}
-
-/* Loading appends; the same host and port twice is one master, so a master
- * given in both the file and on the command line gets a single link. */
-static int replMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
-    replVal *a = acc->sp, *b = in->sp;
-    if (!loading || b->clear) {
-        for (int i = 0; i < a->n; i++) free(a->m[i].host);
-        a->n = 0;
-    }
-    for (int i = 0; i < b->n; i++) {
-        int dup = 0;
-        for (int j = 0; j < a->n; j++)
-            if (!strcasecmp(a->m[j].host, b->m[i].host) && a->m[j].port == b->m[i].port) dup = 1;
-        if (dup) continue;
-        if (a->n == CFG_MAX_REPLICAOF) {
-            replRelease(in);
-            return fail(why, "Too many masters (at most %d)", CFG_MAX_REPLICAOF);
-        }
-        a->m[a->n].host = b->m[i].host;
-        a->m[a->n].port = b->m[i].port;
-        b->m[i].host = NULL;
-        a->n++;
-    }
-    replRelease(in);
-    return 0;
-}
-
-static void replCapture(cfgVal *out) {
-    replVal *r = xcalloc(sizeof(*r));
-    r->n = cfg.replicaof_count;
-    for (int i = 0; i < r->n; i++) {
-        r->m[i].host = xstrdup(cfg.replicaof[i].host);
-        r->m[i].port = cfg.replicaof[i].port;
-    }
-    out->sp = r;
-}
-
-static void replStore(cfgVal *v) {
-    replVal *r = v->sp;
-    for (int i = 0; i < cfg.replicaof_count; i++) free(cfg.replicaof[i].host);
-    for (int i = 0; i < r->n; i++) cfg.replicaof[i] = r->m[i];
-    cfg.replicaof_count = r->n;
-    free(r);
-    v->sp = NULL;
-}
-
-/* CONFIG GET shows the first master, as Redis shows its only one. */
-static void replFormat(const cfgVal *v, strbuf *out) {
-    const replVal *r = v->sp;
-    if (r->n) sbPrintf(out, "%s %d", r->m[0].host, r->m[0].port);
-}
-
-static void replLines(const char *name, const cfgVal *v, strbuf *out) {
-    const replVal *r = v->sp;
-    for (int i = 0; i < r->n; i++) {
-        sbPrintf(out, "%s ", name);
-        appendQuoted(out, r->m[i].host);
-        sbPrintf(out, " %d\n", r->m[i].port);
-    }
-}
-
-static const cfgSpecial replOps = {replParse, replMerge, replCapture, replStore,
-                                   replFormat, replLines, replRelease};
-
-/* =============== Special: client-output-buffer-limit ==================== */
-
-typedef struct cobVal {
-    int mask;                   /* bit per CFG_COB_* class present */
-    cfgCobLimit lim[CFG_COB_CLASSES];
-} cobVal;
-
-static int cobClass(const char *s) {
-    if (!strcasecmp(s, "normal")) return CFG_COB_NORMAL;
-    if (!strcasecmp(s, "replica") || !strcasecmp(s, "slave")) return CFG_COB_REPLICA;
-    if (!strcasecmp(s, "pubsub")) return CFG_COB_PUBSUB;
-    return -1;
-}
-
-/* "<class> <hard> <soft> <seconds>", repeated; Redis's error texts. */
-static int cobParse(int argc, char **argv, cfgVal *out, char *why) {
-    cobVal *c;
-    if (argc == 1 && argv[0][0] == '\0') argc = 0;  /* "": no class changes */
-    if (argc % 4)
-        return fail(why, "Wrong number of arguments in buffer limit configuration.");
-    c = xcalloc(sizeof(*c));
-    for (int i = 0; i < argc; i += 4) {
-        int cls = cobClass(argv[i]);
-        unsigned long long hard, soft;
-        long long secs;
-        if (cls < 0) {
-            free(c);
-            return fail(why, "Invalid client class specified in buffer limit configuration.");
-        }
-        if (cfgParseMemory(argv[i + 1], &hard) || cfgParseMemory(argv[i + 2], &soft) ||
-            parseLL(argv[i + 3], &secs) || secs < 0) {
-            free(c);
-            return fail(why, "Error in hard, soft or soft_seconds setting in buffer limit "
-                             "configuration.");
-        }
-        c->mask |= 1 << cls;
-        c->lim[cls].hard_bytes = hard;
-        c->lim[cls].soft_bytes = soft;
-        c->lim[cls].soft_seconds = secs;
-    }
-    out->sp = c;
-    return 0;
-}
-
-/* Classes not named keep their limits, in files and in CONFIG SET alike. */
-static int cobMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
-    (void)loading;
-    (void)why;
-    cobVal *a = acc->sp, *b = in->sp;
-    for (int i = 0; i < CFG_COB_CLASSES; i++)
-        if (b->mask & (1 << i)) a->lim[i] = b->lim[i];
-    a->mask |= b->mask;
-    free(b);
-    in->sp = NULL;
-    return 0;
-}
-
-static void cobCapture(cfgVal *out) {
-    cobVal *c = xrealloc(NULL, sizeof(*c));
-    c->mask = (1 << CFG_COB_CLASSES) - 1;
-    memcpy(c->lim, cfg.cob, sizeof(c->lim));
-    out->sp = c;
-}
-
-static void cobStore(cfgVal *v) {
-    cobVal *c = v->sp;
-    for (int i = 0; i < CFG_COB_CLASSES; i++)
-        if (c->mask & (1 << i)) cfg.cob[i] = c->lim[i];
-    free(c);
-    v->sp = NULL;
-}
-
-static const char *const cobGetNames[CFG_COB_CLASSES] = {"normal", "slave", "pubsub"};
-static const char *const cobFileNames[CFG_COB_CLASSES] = {"normal", "replica", "pubsub"};
-
-static void cobFormat(const cfgVal *v, strbuf *out) {
-    const cobVal *c = v->sp;
-    for (int i = 0; i < CFG_COB_CLASSES; i++)
-        sbPrintf(out, "%s%s %llu %llu %lld", i ? " " : "", cobGetNames[i], c->lim[i].hard_bytes,
-                 c->lim[i].soft_bytes, c->lim[i].soft_seconds);
-}
-
-static void cobLines(const char *name, const cfgVal *v, strbuf *out) {
-    const cobVal *c = v->sp;
-    for (int i = 0; i < CFG_COB_CLASSES; i++) {
-        sbPrintf(out, "%s %s ", name, cobFileNames[i]);
-        appendMemory(out, c->lim[i].hard_bytes);
-        sbAppend(out, " ", 1);
-        appendMemory(out, c->lim[i].soft_bytes);
-        sbPrintf(out, " %lld\n", c->lim[i].soft_seconds);
-    }
-}
-
-static const cfgSpecial cobOps = {cobParse, cobMerge, cobCapture, cobStore,
-                                  cobFormat, cobLines, NULL};
-
-/* =========================== Special: save =============================== */
-
-static void saveRelease(cfgVal *v) {
-    saveVal *s = v->sp;
-    if (s == NULL) return;
-    free(s->p);
-    free(s);
-    v->sp = NULL;
-}
-
-/* "<seconds> <changes>" pairs; "" (or nothing) means no save points. */
-static int saveParse(int argc, char **argv, cfgVal *out, char *why) {
-    saveVal *s = xcalloc(sizeof(*s));
-    if (argc == 1 && argv[0][0] == '\0') argc = 0;
-    if (argc % 2) goto err;
-    s->p = xrealloc(NULL, sizeof(savePoint) * (size_t)(argc / 2 + 1));
-    for (int i = 0; i < argc; i += 2) {
-        savePoint *sp = &s->p[s->n];
-        if (parseLL(argv[i], &sp->seconds) || sp->seconds < 1 ||
-            parseLL(argv[i + 1], &sp->changes) || sp->changes < 0)
-            goto err;
-        s->n++;
-    }
-    out->sp = s;
-    return 0;
-err:
-    free(s->p);
-    free(s);
-    return fail(why, "Invalid save parameters");
-}
-
-static int saveMerge(cfgVal *acc, cfgVal *in, int loading, char *why) {
-    (void)why;
-    saveVal *a = acc->sp, *b = in->sp;
-    if (!loading || !a->seen || b->n == 0) a->n = 0;
-    if (loading) a->seen = 1;
-    a->p = xrealloc(a->p, sizeof(savePoint) * (size_t)(a->n + b->n + 1));
-    if (b->n) memcpy(a->p + a->n, b->p, sizeof(savePoint) * (size_t)b->n);
-    a->n += b->n;
-    saveRelease(in);
-    return 0;
-}
-
-static void saveCapture(cfgVal *out) {
-    saveVal *s = xrealloc(NULL, sizeof(*s));
-    *s = gSave;
-    s->p = xrealloc(NULL, sizeof(savePoint) * (size_t)(gSave.n + 1));
-    if (gSave.n) memcpy(s->p, gSave.p, sizeof(savePoint) * (size_t)gSave.n);
-    out->sp = s;
-}
-
-static void saveStore(cfgVal *v) {
-    saveVal *s = v->sp;
-    free(gSave.p);
-    gSave = *s;
-    free(s);
-    v->sp = NULL;
-}
-
-static void saveFormat(const cfgVal *v, strbuf *out) {
-    const saveVal *s = v->sp;
-    for (int i = 0; i < s->n; i++)
-        sbPrintf(out, "%s%lld %lld", i ? " " : "", s->p[i].seconds, s->p[i].changes);
-}
-
-/* One line per save point, or save "" so that the defaults stay off. */
-static void saveLines(const char *name, const cfgVal *v, strbuf *out) {
-    const saveVal *s = v->sp;
-    if (s->n == 0) sbPrintf(out, "%s \"\"\n", name);
-    for (int i = 0; i < s->n; i++)
-        sbPrintf(out, "%s %lld %lld\n", name, s->p[i].seconds, s->p[i].changes);
-}
-
-static const cfgSpecial saveOps = {saveParse, saveMerge, saveCapture, saveStore,
-                                   saveFormat, saveLines, saveRelease};
-
-/* ====================== Special: storage-provider ======================= */
-/* "storage-provider flash <path>" sets cfg.storage_path; "none" clears it
- * (storage then lives in <dir>/strata-data).  The path travels in v->str. */
-
-static int storageParse(int argc, char **argv, cfgVal *out, char *why) {
-    if (argc == 2 && !strcasecmp(argv[0], "flash") && argv[1][0]) {
-        out->str = xstrdup(argv[1]);
-        return 0;
-    }
-    if (argc == 1 && !strcasecmp(argv[0], "none")) return 0;
-    return fail(why, "argument must be 'flash <path>' or 'none'");
-}
-
-static void storageCapture(cfgVal *out) {
-    out->str = cfg.storage_path ? xstrdup(cfg.storage_path) : NULL;
-}
-
-static void storageStore(cfgVal *v) {
-    free(cfg.storage_path);
-    cfg.storage_path = v->str;
-    v->str = NULL;
-}
-
-static void storageFormat(const cfgVal *v, strbuf *out) {
-    if (v->str) sbPrintf(out, "flash %s", v->str);
-    else sbAppendStr(out, "none");
-}
-
-static void storageLines(const char *name, const cfgVal *v, strbuf *out) {
-    sbPrintf(out, "%s ", name);
-    if (v->str) {
-        sbAppendStr(out, "flash ");
-        appendQuoted(out, v->str);
-    } else {
-        sbAppendStr(out, "none");
-    }
-    sbAppend(out, "\n", 1);
-}
-
-static const cfgSpecial storageOps = {storageParse, NULL, storageCapture, storageStore,
-                                      storageFormat, storageLines, NULL};
-
-/* =================== Special: notify-keyspace-events ===================== */
-/* Redis's class characters (notify.c parses and prints them); the flags
- * travel in v->ll. */
-
-/* Redis's flag characters, in the order its CONFIG GET prints them. */
-static const struct {
-    char ch;
-    int flag;
-} notifyChars[] = {
-    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING}, {'l', NOTIFY_LIST},     {'s', NOTIFY_SET},
-    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},   {'x', NOTIFY_EXPIRED},  {'e', NOTIFY_EVICTED},
-    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE}, {'K', NOTIFY_KEYSPACE}, {'E', NOTIFY_KEYEVENT},
-    {'m', NOTIFY_KEY_MISS}, {'n', NOTIFY_NEW},
-};
-#define NOTIFY_NCHARS ((int)(sizeof(notifyChars) / sizeof(notifyChars[0])))
-
-int cfgNotifyParse(const char *s, size_t len) {
-    int flags = 0;
-    for (size_t i = 0; i < len; i++) {
-        int f = s[i] == 'A' ? NOTIFY_ALL : 0;
-        for (int j = 0; j < NOTIFY_NCHARS && !f; j++)
-            if (notifyChars[j].ch == s[i]) f = notifyChars[j].flag;
-        if (!f) return -1;
-        flags |= f;
-    }
-    return flags;
-}
-
-void cfgNotifyFormat(int flags, char *buf, size_t size) {
-    size_t n = 0;
-    int j = 0;
-    if ((flags & NOTIFY_ALL) == NOTIFY_ALL) {
-        buf[n++] = 'A';
-        while (j < NOTIFY_NCHARS && notifyChars[j].flag != NOTIFY_KEYSPACE) j++;
-    }
-    /* Redis 7.0 accepts 'n' but does not print it back. */
-    for (; j < NOTIFY_NCHARS && n + 1 < size; j++)
-        if ((flags & notifyChars[j].flag) && notifyChars[j].flag != NOTIFY_NEW)
-            buf[n++] = notifyChars[j].ch;
-    buf[n] = '\0';
-}
-
-static int notifyParse(int argc, char **argv, cfgVal *out, char *why) {
-    if (argc > 1) return fail(why, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
-    int f = cfgNotifyParse(argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
-    if (f < 0) return fail(why, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
-    out->ll = f;
-    return 0;
-}
-
-static void notifyCapture(cfgVal *out) { out->ll = cfg.notify_flags; }
-
-static void notifyStore(cfgVal *v) { __atomic_store_n(&cfg.notify_flags, (int)v->ll, __ATOMIC_RELAXED); }
-
-static void notifyFormat(const cfgVal *v, strbuf *out) {
-    char buf[32];
-    cfgNotifyFormat((int)v->ll, buf, sizeof(buf));
-    sbAppendStr(out, buf);
-}
-
-static void notifyLines(const char *name, const cfgVal *v, strbuf *out) {
-    char buf[32];
-    cfgNotifyFormat((int)v->ll, buf, sizeof(buf));
-    sbPrintf(out, "%s \"%s\"\n", name, buf);
-}
-
-static const cfgSpecial notifyOps = {notifyParse, NULL, notifyCapture, notifyStore,
-                                     notifyFormat, notifyLines, NULL};
 
 /* ========================= The directive table ========================== */
 
@@ -923,7 +412,7 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
     if (d->kind == K_SPECIAL) return d->sp->parse(argc, argv, out, why);
     if (d->flags & F_FILEONLY) return 0;
     if (argc != 1 && !(d->kind == K_INERT && d->inert == 's' && argc > 1))
-        return fail(why, "wrong number of arguments");
+        return cfgFail(why, "wrong number of arguments");
     const char *s = argv[0];
     int kind = d->kind != K_INERT ? d->kind : d->inert == 'b' ? K_BOOL : d->inert == 'i' ? K_INT
                                             : d->inert == 'm' ? K_MEM : K_INERT;
@@ -932,18 +421,18 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
     case K_BOOL:
         if (!strcasecmp(s, "yes")) out->ll = 1;
         else if (!strcasecmp(s, "no")) out->ll = 0;
-        else return fail(why, "argument must be 'yes' or 'no'");
+        else return cfgFail(why, "argument must be 'yes' or 'no'");
         break;
     case K_INT:
-        if (parseLL(s, &out->ll) != 0)
-            return fail(why, "argument couldn't be parsed into an integer");
+        if (cfgParseLL(s, &out->ll) != 0)
+            return cfgFail(why, "argument couldn't be parsed into an integer");
         if (d->kind == K_INT && (out->ll < d->min || out->ll > d->max))
-            return fail(why, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            return cfgFail(why, "argument must be between %lld and %lld inclusive", d->min, d->max);
         break;
     case K_MEM:
-        if (cfgParseMemory(s, &out->ull) != 0) return fail(why, "argument must be a memory value");
+        if (cfgParseMemory(s, &out->ull) != 0) return cfgFail(why, "argument must be a memory value");
         if (d->kind == K_MEM && (out->ull < d->umin || out->ull > d->umax))
-            return fail(why, "argument must be between %llu and %llu inclusive", d->umin, d->umax);
+            return cfgFail(why, "argument must be between %llu and %llu inclusive", d->umin, d->umax);
         break;
     case K_ENUM:
         for (int i = 0; d->enums[i].name; i++) {
@@ -955,7 +444,7 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
         enumReason(d->enums, why);
         return -1;
     case K_STR:
-        out->str = (s[0] == '\0' && (d->flags & F_NULL_IF_EMPTY)) ? NULL : xstrdup(s);
+        out->str = (s[0] == '\0' && (d->flags & F_NULL_IF_EMPTY)) ? NULL : cfgXstrdup(s);
         break;
     default: {  /* K_INERT 's': the words joined by one space */
         strbuf b;
@@ -964,7 +453,7 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
             if (i) sbAppend(&b, " ", 1);
             sbAppendStr(&b, argv[i]);
         }
-        out->str = b.buf ? b.buf : xstrdup("");
+        out->str = b.buf ? b.buf : cfgXstrdup("");
         return 0;
     }
     }
@@ -972,7 +461,7 @@ static int parseValue(const cfgDirective *d, int argc, char **argv, cfgVal *out,
     else out->ull = (unsigned long long)out->ll;
     /* Inert numbers and booleans are stored in their canonical text. */
     if (d->kind == K_INERT) {
-        if (d->inert == 'b') out->str = xstrdup(out->ll ? "yes" : "no");
+        if (d->inert == 'b') out->str = cfgXstrdup(out->ll ? "yes" : "no");
         else if (d->inert == 'i') out->str = heapPrintf("%lld", out->ll);
         else out->str = heapPrintf("%llu", out->ull);
     }
@@ -989,7 +478,7 @@ static int parseWords(const cfgDirective *d, int argc, char **argv, cfgVal *out,
     memset(out, 0, sizeof(*out));
     if (!(d->flags & F_SPLIT) || argc != 1 || argv[0][0] == '\0')
         return parseValue(d, argc, argv, out, why);
-    if ((words = splitArgs(argv[0], &n)) == NULL) return fail(why, "Unbalanced quotes");
+    if ((words = splitArgs(argv[0], &n)) == NULL) return cfgFail(why, "Unbalanced quotes");
     rc = parseValue(d, n, words, out, why);
     freeArgs(words, n);
     return rc;
@@ -1004,7 +493,7 @@ static void parseDefault(const cfgDirective *d, cfgVal *out) {
     memset(out, 0, sizeof(*out));
     if (d->kind == K_INCLUDE || (d->flags & F_FILEONLY)) return;
     if (d->kind == K_INERT) {
-        out->str = xstrdup(d->def);
+        out->str = cfgXstrdup(d->def);
         return;
     }
     argv = splitArgs(d->def[0] ? d->def : "\"\"", &argc);
@@ -1019,13 +508,13 @@ static void captureValue(const cfgDirective *d, cfgVal *out) {
     case K_BOOL: case K_INT: case K_ENUM: case K_MEM: readNumber(d, out); break;
     case K_STR: {
         char *s = *(char **)d->field;
-        out->str = s ? xstrdup(s) : NULL;
+        out->str = s ? cfgXstrdup(s) : NULL;
         break;
     }
     case K_SPECIAL: d->sp->capture(out); break;
     case K_INERT:
         if (!(d->flags & F_FILEONLY) && inertValue[dirIndex(d)])
-            out->str = xstrdup(inertValue[dirIndex(d)]);
+            out->str = cfgXstrdup(inertValue[dirIndex(d)]);
         break;
     }
 }
@@ -1090,10 +579,10 @@ static void valueLines(const cfgDirective *d, const cfgVal *v, strbuf *out) {
     }
     sbPrintf(out, "%s ", d->name);
     switch (d->kind) {
-    case K_MEM: appendMemory(out, v->ull); break;
-    case K_STR: appendQuoted(out, v->str ? v->str : ""); break;
+    case K_MEM: cfgAppendMemory(out, v->ull); break;
+    case K_STR: cfgAppendQuoted(out, v->str ? v->str : ""); break;
     case K_INERT:
-        if (d->inert == 's') appendQuoted(out, v->str ? v->str : "");
+        if (d->inert == 's') cfgAppendQuoted(out, v->str ? v->str : "");
         else sbAppendStr(out, v->str ? v->str : "");
         break;
     default: formatValue(d, v, out); break;
@@ -1158,15 +647,15 @@ static int applyArgv(int argc, char **argv, const char *origin, int depth, char 
  * missing_ok, in which case it has no lines. */
 static char **readLines(const char *path, int missing_ok, int *nlines) {
     FILE *fp = fopen(path, "r");
-    char **lines = xcalloc(sizeof(char *)), *buf = NULL;
+    char **lines = cfgXcalloc(sizeof(char *)), *buf = NULL;
     size_t cap = 0;
     ssize_t len;
     int n = 0, failed = fp == NULL && !(missing_ok && errno == ENOENT);
 
     while (fp && (len = getline(&buf, &cap, fp)) >= 0) {
         if (len > 0 && buf[len - 1] == '\n') buf[len - 1] = '\0';
-        lines = xrealloc(lines, sizeof(char *) * (size_t)(n + 1));
-        lines[n++] = xstrdup(buf);
+        lines = cfgXrealloc(lines, sizeof(char *) * (size_t)(n + 1));
+        lines[n++] = cfgXstrdup(buf);
     }
     if (fp && ferror(fp)) failed = errno = EIO;
     free(buf);
@@ -1233,7 +722,7 @@ static int fileLines(const cfgDirective *d, char **lines, const int *idx, int n,
 
     parseDefault(d, &acc);
     for (int k = 0; k < n && rc == 0; k++) {
-        char *copy = xstrdup(lines[idx[k]]);
+        char *copy = cfgXstrdup(lines[idx[k]]);
         int argc = 0;
         char **argv = splitArgs(directiveText(copy), &argc);
         cfgVal v;
@@ -1351,7 +840,7 @@ int cfgLoadFile(const char *path, char **err) {
     /* Absolute, because the server chdir()s to `dir` before REWRITE runs. */
     char *abs = realpath(path, NULL);
     free(cfgFile);
-    cfgFile = abs ? abs : xstrdup(path);
+    cfgFile = abs ? abs : cfgXstrdup(path);
     return 0;
 }
 
@@ -1389,7 +878,7 @@ int cfgParseArgs(int argc, char **argv, const char **action, char **err) {
         int end = j + 1, n, rc;
         while (end < argc && !isOption(argv[end])) end++;
         n = end - j;
-        char **vec = xrealloc(NULL, sizeof(char *) * (size_t)(n + 1));
+        char **vec = cfgXrealloc(NULL, sizeof(char *) * (size_t)(n + 1));
         vec[0] = argv[j] + 2;
         for (int k = 1; k < n; k++) vec[k] = argv[j + k];
         if (n == 1 && !strcasecmp(vec[0], "save")) vec[n++] = "";  /* --save alone: none */
@@ -1449,8 +938,8 @@ int cfgSet(int n, char **names, char **values, char **err) {
         *err = heapPrintf("ERR wrong number of arguments for 'config|set' command");
         return -1;
     }
-    ds = xrealloc(NULL, sizeof(*ds) * (size_t)n);
-    vals = xrealloc(NULL, sizeof(*vals) * (size_t)n);
+    ds = cfgXrealloc(NULL, sizeof(*ds) * (size_t)n);
+    vals = cfgXrealloc(NULL, sizeof(*vals) * (size_t)n);
 
     /* Pass 1, as Redis 7.0: names known, settable, not repeated. */
     for (int i = 0; i < n; i++) {
@@ -1481,7 +970,7 @@ int cfgSet(int n, char **names, char **values, char **err) {
             goto done;
         }
     }
-    /* Pass 3: apply all; cannot fail outside loading (invariant 2). */
+    /* Pass 3: apply all; cannot cfgFail outside loading (invariant 2). */
     for (int i = 0; i < n; i++) {
         if (ds[i]->flags & F_INERT) warnInert(ds[i], "CONFIG SET", names[i]);
         applyValue(ds[i], &vals[i], 0, why);
@@ -1512,11 +1001,11 @@ int cfgRewrite(char **err) {
     }
     /* owner[i]: directive index of line i, -1 for text kept as is, -2 for a
      * dropped duplicate; repl[i]: the new text of a replaced line. */
-    owner = xrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
-    idx = xrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
+    owner = cfgXrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
+    idx = cfgXrealloc(NULL, sizeof(int) * (size_t)(nlines + 1));
     int hasMarker = 0;
     for (int i = 0; i < nlines; i++) {
-        char *copy = xstrdup(lines[i]), *text = directiveText(copy);
+        char *copy = cfgXstrdup(lines[i]), *text = directiveText(copy);
         int argc = 0;
         char **argv = text ? splitArgs(text, &argc) : NULL;
         const cfgDirective *d = (argv && argc) ? lookupDirective(argv[0]) : NULL;
@@ -1532,7 +1021,7 @@ int cfgRewrite(char **err) {
     sbInit(&appended);
     sbInit(&cur);
     sbInit(&old);
-    char **repl = xrealloc(NULL, sizeof(char *) * (size_t)(nlines + 1));
+    char **repl = cfgXrealloc(NULL, sizeof(char *) * (size_t)(nlines + 1));
     memset(repl, 0, sizeof(char *) * (size_t)(nlines + 1));
     pthread_mutex_lock(&cfgMutex);
     for (int k = 0; k < N_DIRECTIVES; k++) {
@@ -1551,7 +1040,7 @@ int cfgRewrite(char **err) {
         if (n > 0) {
             /* Unchanged directives keep their lines, comments and spelling. */
             if (fileLines(d, lines, idx, n, &old) == 0 && !strcmp(old.buf, cur.buf)) continue;
-            repl[idx[0]] = xstrdup(cur.buf);
+            repl[idx[0]] = cfgXstrdup(cur.buf);
             for (int m = 1; m < n; m++) owner[idx[m]] = -2;
         } else {
             parseDefault(d, &v);
