@@ -126,3 +126,23 @@ class StrataServer:
             self.stop(check=exc[0] is None)
         finally:
             self.cleanup()
+
+
+def start_replica_pair(make, args=()):
+    """A master and a replica of it, started with the make_server fixture's
+    factory (which stops them); waits for the link.  Returns decoded clients
+    (master, replica)."""
+    master = make(args=list(args)).start()
+    replica = make(args=list(args) + ["--replicaof", "127.0.0.1", str(master.port)]).start()
+    m = master.client(decode_responses=True)
+    rc = replica.client(decode_responses=True)
+    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
+               msg="replica link up")
+    return m, rc
+
+
+def wait_replica_converged(m, rc):
+    """Waits until the replica's DEBUG DIGEST equals the master's."""
+    md = m.execute_command("DEBUG", "DIGEST")
+    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
+               msg="replica digest to equal the master's")

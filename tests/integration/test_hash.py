@@ -15,7 +15,7 @@ import random
 import pytest
 import redis
 
-from strata import SLOW, StrataServer, wait_until
+from strata import SLOW, StrataServer, wait_until, start_replica_pair, wait_replica_converged
 from checks import arity_err, err
 from rawresp import RawConn
 
@@ -301,12 +301,7 @@ def test_digest_depends_on_fields(c):
 
 @strata_only
 def test_hashes_replicate(make_server):
-    master = make_server().start()
-    replica = make_server(args=["--replicaof", "127.0.0.1", str(master.port)]).start()
-    m = master.client(decode_responses=True)
-    rc = replica.client(decode_responses=True)
-    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
-               msg="replica link up")
+    m, rc = start_replica_pair(make_server)
     m.hset("h", mapping={f"f{i}": f"v{i}" for i in range(2000)})
     m.hincrby("h", "n", 5)
     m.hincrbyfloat("h", "fl", "1.5")
@@ -321,9 +316,7 @@ def test_hashes_replicate(make_server):
     m.copy("copy-src", "copy-dst")
     m.rename("copy-src", "renamed")
     wait_until(lambda: m.exists("ttl") == 0, timeout=5, msg="ttl hash to expire on master")
-    md = m.execute_command("DEBUG", "DIGEST")
-    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
-               msg="replica digest to equal the master's")
+    wait_replica_converged(m, rc)
     assert rc.hlen("h") == 2000
     assert rc.exists("big", "gone", "ttl") == 0
     assert rc.hgetall("renamed") == {"x": "1"}

@@ -19,7 +19,7 @@ import time
 import pytest
 import redis
 
-from strata import SLOW, wait_until
+from strata import SLOW, wait_until, start_replica_pair, wait_replica_converged
 from checks import arity_err, err
 from rawresp import RawConn
 
@@ -720,17 +720,10 @@ def test_lists_survive_restart(make_server):
 
 @strata_only
 def test_lists_replicate(make_server):
-    master = make_server().start()
-    replica = make_server(args=["--replicaof", "127.0.0.1", str(master.port)]).start()
-    m = master.client(decode_responses=True)
-    rc = replica.client(decode_responses=True)
-    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
-               msg="replica link up")
+    m, rc = start_replica_pair(make_server)
     list_workload(m)
     wait_until(lambda: m.exists("ttl") == 0, timeout=5, msg="ttl list to expire on master")
-    md = m.execute_command("DEBUG", "DIGEST")
-    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
-               msg="replica digest to equal the master's")
+    wait_replica_converged(m, rc)
     assert rc.lrange("q", 0, -1) == m.lrange("q", 0, -1)
     assert rc.lrange("dst", 0, -1) == ["c", "a"]
     assert rc.exists("big", "gone", "ttl", "cp") == 0

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from rawresp import RawConn
-from strata import SLOW, wait_until
+from strata import SLOW, wait_until, start_replica_pair, wait_replica_converged
 
 IS_REDIS = os.path.basename(os.environ.get("STRATA_BIN", "")) == "redis-server"
 strata_only = pytest.mark.skipif(IS_REDIS, reason="Strata-specific behaviour")
@@ -262,19 +262,12 @@ def test_exec_is_one_write_batch(server, r):
 
 @strata_only
 def test_transactions_replicate(make_server):
-    master = make_server().start()
-    replica = make_server(args=["--replicaof", "127.0.0.1", str(master.port)]).start()
-    m = master.client(decode_responses=True)
-    rc = replica.client(decode_responses=True)
-    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
-               msg="replica link up")
+    m, rc = start_replica_pair(make_server)
     for i in range(50):
         p = m.pipeline(transaction=True)
         p.incr("n")
         p.hset("h", f"f{i}", i)
         p.set(f"s{i}", i)
         p.execute()
-    md = m.execute_command("DEBUG", "DIGEST")
-    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
-               msg="replica digest equal")
+    wait_replica_converged(m, rc)
     assert rc.get("n") == "50"

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from strata import SLOW, wait_until
+from strata import SLOW, wait_until, start_replica_pair, wait_replica_converged
 from checks import arity_err, err
 from rawresp import RawConn
 
@@ -765,12 +765,7 @@ def test_set_survives_restart(make_server):
 
 
 def test_sets_replicate(make_server):
-    master = make_server(args=DEBUG_ARGS).start()
-    replica = make_server(args=DEBUG_ARGS + ["--replicaof", "127.0.0.1", str(master.port)]).start()
-    m = master.client(decode_responses=True)
-    rc = replica.client(decode_responses=True)
-    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
-               msg="replica link up")
+    m, rc = start_replica_pair(make_server, DEBUG_ARGS)
     sadd_many(m, "s", [f"m{i}" for i in range(2000)])
     m.srem("s", "m1", "m2")
     m.spop("s")
@@ -793,9 +788,7 @@ def test_sets_replicate(make_server):
     m.copy("copy-src", "copy-dst")
     m.rename("copy-src", "renamed")
     wait_until(lambda: m.exists("ttl") == 0, timeout=5, msg="ttl set to expire on master")
-    md = m.execute_command("DEBUG", "DIGEST")
-    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
-               msg="replica digest to equal the master's")
+    wait_replica_converged(m, rc)
     assert rc.scard("s") == 2000 - 2 - 11
     assert rc.exists("big", "gone", "ttl", "union") == 0
     assert rc.type("str") == "set"

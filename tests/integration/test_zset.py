@@ -19,7 +19,7 @@ import time
 import pytest
 import redis
 
-from strata import SLOW, wait_until
+from strata import SLOW, wait_until, start_replica_pair, wait_replica_converged
 from checks import arity_err, err
 from rawresp import RawConn
 
@@ -863,12 +863,7 @@ def test_digest_depends_on_scores(c):
 
 @strata_only
 def test_zsets_replicate(make_server):
-    master = make_server().start()
-    replica = make_server(args=["--replicaof", "127.0.0.1", str(master.port)]).start()
-    m = master.client(decode_responses=True)
-    rc = replica.client(decode_responses=True)
-    wait_until(lambda: rc.info("replication")["master_link_status"] == "up", timeout=20 * SLOW,
-               msg="replica link up")
+    m, rc = start_replica_pair(make_server)
     p = m.pipeline(transaction=False)
     for i in range(2000):
         p.execute_command("ZADD", "z", i % 97, f"m{i}")
@@ -894,9 +889,7 @@ def test_zsets_replicate(make_server):
     m.copy("copy-src", "copy-dst")
     m.rename("copy-src", "renamed")
     wait_until(lambda: m.exists("ttl") == 0, timeout=5, msg="ttl zset to expire on master")
-    md = m.execute_command("DEBUG", "DIGEST")
-    wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
-               msg="replica digest to equal the master's")
+    wait_replica_converged(m, rc)
     assert rc.zcard("z") == m.zcard("z")
     assert rc.zrange("u", 0, 9, withscores=True) == m.zrange("u", 0, 9, withscores=True)
     assert rc.exists("big", "gone", "ttl") == 0
