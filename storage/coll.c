@@ -54,6 +54,7 @@ struct stColl {
     stMeta old; /* the key's meta when opened (existed) */
     uint64_t expire_ms, incarnation, count, bytes;
     int dirty;  /* an element changed: the meta must be rewritten */
+    uint64_t dels; /* elements this handle deleted (gc.c counts tombstones) */
     int fresh;  /* a new incarnation: RocksDB holds none of its records */
     uint64_t hlc, origin; /* stamp of this handle's element writes; 0 = not yet */
     char *head, *tail;    /* lists: end positions (heap), NULL when empty */
@@ -272,6 +273,8 @@ stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t kle
 uint64_t stCollClose(stColl *c) {
     if (!c) return 0;
     uint64_t count = c->count;
+    if (c->write && c->dels && count)
+        gcNoteDeletes(c->st, c->pdb, c->key, c->klen, c->incarnation, c->dels);
     if (c->type == ST_TYPE_LIST) collListEnds(c);
     if (c->write && c->dirty) {
         if (count == 0) {
@@ -376,6 +379,7 @@ int stCollDel(stColl *c, const char *elem, size_t elen) {
     }
     c->bytes -= collElemBytes(c, elen, n);
     c->count--;
+    c->dels++;
     free(blk);
     collDelElem(c, elem, elen);
     if (c->type == ST_TYPE_LIST) {
@@ -537,6 +541,7 @@ int stListPop(stColl *c, int tail, char **val, size_t *vlen) {
     const char *np = stCollIterValid(it) ? stCollIterElem(it, &nl) : NULL;
     c->bytes -= collElemBytes(c, plen, pl);
     c->count--;
+    c->dels++;
     collDelElem(c, p, plen);
     if (!c->count) {
         collSetEnd(&c->head, &c->hlen, NULL, 0);

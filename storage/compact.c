@@ -184,6 +184,7 @@ static void compactDeadCollections(stEngine *st) {
             encSubKeyPrefix(hi, r->pdb, r->key, r->klen, r->inc + 1);
             compactRange(st, ST_CF_SUB, lo, plen, hi, plen);
             compactRange(st, ST_CF_ZSCORE, lo, plen, hi, plen);
+            atomic_fetch_add_explicit(&st->gc_ranges_compacted, 1, memory_order_relaxed);
         }
         free(lo);
         free(hi);

@@ -9,7 +9,11 @@
  * absent or has another incarnation (or is a string).  RocksDB calls the
  * filter for every record a compaction rewrites, so garbage disappears with
  * ordinary compactions; a large collection deleted in a quiet part of the
- * key space would wait forever for one, hence the queue.
+ * key space would wait forever for one, hence the queue.  The queue also
+ * takes live collections that accumulated many element tombstones
+ * (SPOP, SREM, HDEL ...): until a compaction removes them, every seek into
+ * the collection steps over them (SPOP of a 60,000-member set slowed to
+ * 3,000 pops a second with a 300 ms p99).
  *
  * Invariants:
  *  1. A record is dropped only if it is garbage in the latest state, and no
@@ -33,6 +37,14 @@
 
 #define GC_QUEUE_MAX 1024          /* queued ranges; more wait for natural compactions */
 #define GC_COMPACT_MIN_ELEMENTS 1000 /* smaller collections wait for natural compactions */
+#define GC_DEL_SLOTS 64              /* collections whose deletes are being counted */
+#define GC_DEL_TRIGGER 1024          /* tombstones of one collection worth a compaction */
+
+/* Deletes counted for one incarnation (a small direct-mapped table: a
+ * collision restarts the count, which only delays a compaction). */
+struct gcDelSlot {
+    uint64_t hash, inc, dels;
+};
 
 /* The last key a compaction thread asked about (invariant 3). */
 static __thread struct {
@@ -117,6 +129,8 @@ static const char *gcName(void *state) {
     return "strata.dead-incarnations";
 }
 
+static void gcQueueRange(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc);
+
 /* ---- Internal API (st_internal.h) ----------------------------------------- */
 
 rocksdb_compactionfilter_t *gcFilterNew(stEngine *st) {
@@ -126,10 +140,15 @@ rocksdb_compactionfilter_t *gcFilterNew(stEngine *st) {
 void gcNoteDeadCollection(stEngine *st, int pdb, const char *key, size_t klen,
                           const stMeta *old) {
     if (old->type == ST_TYPE_STRING || old->count < GC_COMPACT_MIN_ELEMENTS) return;
+    gcQueueRange(st, pdb, key, klen, old->incarnation);
+}
+
+/* Queues [prefix(inc), prefix(inc + 1)) of (pdb, key) for compaction. */
+static void gcQueueRange(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc) {
     gcRange *r = malloc(sizeof(*r) + klen);
     if (!r) return;
     r->pdb = (uint16_t)pdb;
-    r->inc = old->incarnation;
+    r->inc = inc;
     r->klen = klen;
     memcpy(r->key, key, klen);
     r->next = NULL;
@@ -144,6 +163,30 @@ void gcNoteDeadCollection(stEngine *st, int pdb, const char *key, size_t klen,
     st->gc_tail = r;
     st->gc_queued++;
     pthread_mutex_unlock(&st->gc_mu);
+}
+
+void gcNoteDeletes(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc,
+                   uint64_t dels) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)pdb;
+    for (size_t i = 0; i < klen; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    int due = 0;
+    pthread_mutex_lock(&st->gc_mu);
+    if (!st->gc_dels) st->gc_dels = calloc(GC_DEL_SLOTS, sizeof(*st->gc_dels));
+    if (st->gc_dels) {
+        struct gcDelSlot *s = &st->gc_dels[h % GC_DEL_SLOTS];
+        if (s->hash != h || s->inc != inc) {
+            s->hash = h;
+            s->inc = inc;
+            s->dels = 0;
+        }
+        s->dels += dels;
+        if (s->dels >= GC_DEL_TRIGGER) {
+            s->dels = 0;
+            due = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->gc_mu);
+    if (due) gcQueueRange(st, pdb, key, klen, inc);
 }
 
 gcRange *gcTakeRange(stEngine *st) {
@@ -161,4 +204,6 @@ gcRange *gcTakeRange(stEngine *st) {
 void gcFreeQueue(stEngine *st) {
     gcRange *r;
     while ((r = gcTakeRange(st)) != NULL) free(r);
+    free(st->gc_dels);
+    st->gc_dels = NULL;
 }

@@ -194,6 +194,8 @@ struct stEngine {
     pthread_mutex_t gc_mu;     /* guards the queue below */
     gcRange *gc_head, *gc_tail;
     int gc_queued;
+    struct gcDelSlot *gc_dels; /* GC_DEL_SLOTS counters of recent deletes */
+    _Atomic uint64_t gc_ranges_compacted; /* queued ranges compacted (compact.c) */
 };
 
 /* Encodes a meta key into buf if it fits, else into a malloc'd buffer the
@@ -209,6 +211,11 @@ rocksdb_compactionfilter_t *gcFilterNew(stEngine *st);
  * its meta) for a targeted compaction, if it is big enough to matter. */
 void gcNoteDeadCollection(stEngine *st, int pdb, const char *key, size_t klen,
                           const stMeta *old);
+/* Counts element deletes of a live collection: once its tombstones reach a
+ * threshold, its range is queued for a targeted compaction as well (seeks
+ * into a set that SPOP emptied step over every tombstone until then). */
+void gcNoteDeletes(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc,
+                   uint64_t dels);
 /* The next queued range (caller frees), or NULL. */
 gcRange *gcTakeRange(stEngine *st);
 void gcFreeQueue(stEngine *st);

@@ -352,6 +352,42 @@ static void test_garbage_is_collected(void **state) {
     stClose(st);
 }
 
+static void test_tombstones_trigger_compaction(void **state) {
+    (void)state;
+    stEngine *st = openEngine("tombstones");
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "s", ST_TYPE_SET, &o);
+    for (int i = 0; i < 3000; i++) {
+        char m[16];
+        int n = snprintf(m, sizeof(m), "m%d", i);
+        stCollPut(c, m, (size_t)n, "", 0);
+    }
+    closeW(c, b, o);
+    uint64_t before = atomic_load(&st->gc_ranges_compacted);
+    /* Deletes spread over many commands (handles), as SPOPs are. */
+    for (int i = 0; i < 2000; i += 100) {
+        c = openW(st, &b, "s", ST_TYPE_SET, &o);
+        for (int j = i; j < i + 100; j++) {
+            char m[16];
+            int n = snprintf(m, sizeof(m), "m%d", j);
+            assert_int_equal(stCollDel(c, m, (size_t)n), 1);
+        }
+        closeW(c, b, o);
+    }
+    for (int i = 0; i < 200 && atomic_load(&st->gc_ranges_compacted) == before; i++)
+        usleep(50000);
+    assert_true(atomic_load(&st->gc_ranges_compacted) > before);
+    o = stGet(st, 0, "s", 1);
+    assert_int_equal(o->meta.count, 1000);
+    c = stCollOpen(st, NULL, 0, "s", 1, o, ST_TYPE_SET, 0);
+    assert_int_equal(stCollGet(c, "m2500", 5, NULL, NULL), 1);
+    assert_int_equal(stCollGet(c, "m1500", 5, NULL, NULL), 0);
+    stCollClose(c);
+    stObjRelease(o);
+    stClose(st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_element_encodings),
@@ -361,6 +397,7 @@ int main(void) {
         cmocka_unit_test(test_list_ends),
         cmocka_unit_test(test_incarnations_isolate),
         cmocka_unit_test(test_garbage_is_collected),
+        cmocka_unit_test(test_tombstones_trigger_compaction),
     };
     return cmocka_run_group_tests(tests, setupAll, teardownAll);
 }
