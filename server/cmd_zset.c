@@ -2,7 +2,10 @@
  * ZMSCORE ZCARD ZCOUNT ZLEXCOUNT ZRANGE ZRANGESTORE ZRANGEBYSCORE
  * ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZREVRANGE ZRANK ZREVRANK
  * ZREMRANGEBYSCORE ZREMRANGEBYRANK ZREMRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP
- * ZRANDMEMBER ZSCAN, plus the range parsing and result helpers that
+ * ZRANDMEMBER ZSCAN, the blocking BZPOPMIN BZPOPMAX BZMPOP (the waiting
+ * itself is blocking.c's; every write that can make a sorted set non-empty
+ * -- ZADD, ZINCRBY and the *STORE commands through zStoreResult -- signals
+ * its key as ready), plus the range parsing and result helpers that
  * cmd_zset_ops.c shares (zset_range.h).
  *
  * A sorted set is a collection (storage.h): one element record per member
@@ -232,6 +235,7 @@ void zStoreResult(client *c, const char *dst, size_t dlen, const zItems *items, 
     if (old) stObjRelease(old);
     if (commitOrReply(c, b) != C_OK) return;
     notifyKeyspaceEvent(NOTIFY_ZSET, event, dst, dlen, c->db);
+    signalKeyAsReady(c->db, dst, dlen); /* BZPOPMIN & co. */
     addReplyLongLong(c, (long long)n);
 }
 
@@ -480,9 +484,11 @@ static void zaddGeneric(client *c, int flags)
             goto done;
         }
         if (zsetFinishWrite(c, z, b, o, r.added || r.updated) != C_OK) goto done;
-        if (r.added || r.updated)
+        if (r.added || r.updated) {
             notifyKeyspaceEvent(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", c->argv[1],
                                 c->argvlen[1], c->db);
+            signalKeyAsReady(c->db, c->argv[1], c->argvlen[1]); /* BZPOPMIN & co. */
+        }
     }
     if (flags & ZADD_INCR) {
         if (r.processed) addReplyDouble(c, r.score);
@@ -956,8 +962,14 @@ static int zmpopParse(client *c, int numkeys_idx, int *first, long long *nkeys, 
     if (getRangeLongOrReply(c, c->argv[numkeys_idx], c->argvlen[numkeys_idx], 1, LONG_MAX, nkeys,
                             "numkeys should be greater than 0") != C_OK)
         return C_ERR;
+    /* The MIN|MAX word must follow the keys (compared without overflow:
+     * numkeys may be LONG_MAX). */
+    if (*nkeys > c->argc - numkeys_idx - 2) {
+        addReplyErrorSyntax(c);
+        return C_ERR;
+    }
     long long where = numkeys_idx + *nkeys + 1;
-    if (where >= c->argc || !(argIs(c, (int)where, "min") || argIs(c, (int)where, "max"))) {
+    if (!(argIs(c, (int)where, "min") || argIs(c, (int)where, "max"))) {
         addReplyErrorSyntax(c);
         return C_ERR;
     }
@@ -1001,6 +1013,115 @@ void zmpopCommand(client *c)
         return;
     }
     addReplyNullArray(c);
+}
+
+/* ========================== BZPOPMIN BZPOPMAX BZMPOP ====================== */
+
+static int zsetServe(client *c, const char *key, size_t klen);
+
+/* Pops up to count members of key (o: its object, a sorted set; consumed)
+ * for a blocking pop and replies [key, member, score] (BZPOPMIN/BZPOPMAX)
+ * or, with `mpop`, [key, [[member, score], ...]] (BZMPOP).  Scores are
+ * doubles in RESP3, as Redis 7.0 sends them.  Also the serve path of a
+ * blocked client. */
+static void zbpopReply(client *c, const char *key, size_t klen, stObj *o, int max,
+                       long long count, int mpop)
+{
+    zItems items;
+    zItemsInit(&items);
+    if (zpopKey(c, key, klen, o, max, count, &items) == C_OK) {
+        if (items.n == 0) { /* cannot happen: an emptied set has no key */
+            addReplyNullArray(c);
+        } else {
+            addReplyArrayLen(c, mpop ? 2 : 3);
+            addReplyBulk(c, key, klen);
+            if (mpop) {
+                zReplyPopped(c, &items, 1);
+            } else {
+                addReplyBulk(c, items.v[0].m, items.v[0].mlen);
+                addReplyDouble(c, items.v[0].score);
+            }
+        }
+    }
+    zItemsFree(&items);
+}
+
+/* The keys are argv[first .. first+nkeys): the first that exists is popped
+ * at once (WRONGTYPE when one before it, or it, holds another type, as
+ * Redis checks only keys that exist now).  None: block until one is made
+ * ready (blocking.c calls zsetServe), or a null array where blocking is
+ * not allowed (MULTI/EXEC, scripts). */
+static void zbpopGeneric(client *c, int first, int nkeys, int max, long long count, int mpop,
+                         uint64_t deadline)
+{
+    for (int i = first; i < first + nkeys; i++) {
+        stObj *o;
+        if (lookupTypedOrReply(c, c->argv[i], c->argvlen[i], ST_TYPE_ZSET, 1, &o) != C_OK) return;
+        if (o) {
+            zbpopReply(c, c->argv[i], c->argvlen[i], o, max, count, mpop);
+            return;
+        }
+    }
+    if (blockingAllowed(c))
+        blockForKeys(c, nkeys, c->argv + first, c->argvlen + first, deadline, zsetServe, NULL, 0);
+    else
+        addReplyNullArray(c);
+}
+
+/* BZPOPMIN / BZPOPMAX key [key ...] timeout */
+static void bzpopMinMax(client *c, int max)
+{
+    uint64_t deadline;
+    int last = c->argc - 1;
+    if (getBlockTimeoutOrReply(c, c->argv[last], c->argvlen[last], &deadline) != C_OK) return;
+    zbpopGeneric(c, 1, last - 1, max, 1, 0, deadline);
+}
+
+void bzpopminCommand(client *c)
+{
+    bzpopMinMax(c, 0);
+}
+
+void bzpopmaxCommand(client *c)
+{
+    bzpopMinMax(c, 1);
+}
+
+/* BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the
+ * arguments are checked before the timeout, as Redis 7.0 does. */
+void bzmpopCommand(client *c)
+{
+    int first, max;
+    long long nkeys, count;
+    uint64_t deadline;
+    if (zmpopParse(c, 2, &first, &nkeys, &max, &count) != C_OK) return;
+    if (getBlockTimeoutOrReply(c, c->argv[1], c->argvlen[1], &deadline) != C_OK) return;
+    zbpopGeneric(c, first, (int)nkeys, max, count, 1, deadline);
+}
+
+/* Serves a client blocked by one of the commands above when key may have
+ * members (blocking.c): c is a proxy carrying the blocked command.  A key
+ * of another type is left to the next waiter (a BLPOP may want it). */
+static int zsetServe(client *c, const char *key, size_t klen)
+{
+    stObj *o = lookupKeyWrite(c, key, klen);
+    if (!o) return BLOCK_STOP;
+    if (o->meta.type != ST_TYPE_ZSET) {
+        stObjRelease(o);
+        return BLOCK_SKIP;
+    }
+    if (c->cmd->proc == bzmpopCommand) {
+        int first, max;
+        long long nkeys, count;
+        if (zmpopParse(c, 2, &first, &nkeys, &max, &count) != C_OK) { /* checked before */
+            stObjRelease(o);
+            return BLOCK_SERVED;
+        }
+        zbpopReply(c, key, klen, o, max, count, 1);
+    } else {
+        zbpopReply(c, key, klen, o, c->cmd->proc == bzpopmaxCommand, 1, 0);
+    }
+    return BLOCK_SERVED;
 }
 
 /* ========================== ZRANDMEMBER =================================== */
