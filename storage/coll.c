@@ -273,8 +273,9 @@ stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t kle
 uint64_t stCollClose(stColl *c) {
     if (!c) return 0;
     uint64_t count = c->count;
-    if (c->write && c->dels && count)
-        gcNoteDeletes(c->st, c->pdb, c->key, c->klen, c->incarnation, c->dels);
+    /* Lists seek to exact positions and never step over their tombstones. */
+    if (c->write && c->dels && count && c->type != ST_TYPE_LIST)
+        gcNoteDeletes(c->st, c->pdb, c->key, c->klen, c->incarnation, c->dels, count);
     if (c->type == ST_TYPE_LIST) collListEnds(c);
     if (c->write && c->dirty) {
         if (count == 0) {

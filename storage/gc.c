@@ -38,7 +38,8 @@
 #define GC_QUEUE_MAX 1024          /* queued ranges; more wait for natural compactions */
 #define GC_COMPACT_MIN_ELEMENTS 1000 /* smaller collections wait for natural compactions */
 #define GC_DEL_SLOTS 64              /* collections whose deletes are being counted */
-#define GC_DEL_TRIGGER 1024          /* tombstones of one collection worth a compaction */
+#define GC_DEL_TRIGGER 1024          /* tombstones of one collection worth a compaction,
+                                      * and at least a quarter of its live elements */
 
 /* Deletes counted for one incarnation (a small direct-mapped table: a
  * collision restarts the count, which only delays a compaction). */
@@ -166,7 +167,7 @@ static void gcQueueRange(stEngine *st, int pdb, const char *key, size_t klen, ui
 }
 
 void gcNoteDeletes(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc,
-                   uint64_t dels) {
+                   uint64_t dels, uint64_t live) {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)pdb;
     for (size_t i = 0; i < klen; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
     int due = 0;
@@ -180,7 +181,9 @@ void gcNoteDeletes(stEngine *st, int pdb, const char *key, size_t klen, uint64_t
             s->dels = 0;
         }
         s->dels += dels;
-        if (s->dels >= GC_DEL_TRIGGER) {
+        /* A compaction rewrites the live elements too: wait for a quarter of
+         * them in tombstones, so its cost per delete stays bounded. */
+        if (s->dels >= GC_DEL_TRIGGER && s->dels >= live / 4) {
             s->dels = 0;
             due = 1;
         }

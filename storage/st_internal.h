@@ -211,11 +211,12 @@ rocksdb_compactionfilter_t *gcFilterNew(stEngine *st);
  * its meta) for a targeted compaction, if it is big enough to matter. */
 void gcNoteDeadCollection(stEngine *st, int pdb, const char *key, size_t klen,
                           const stMeta *old);
-/* Counts element deletes of a live collection: once its tombstones reach a
- * threshold, its range is queued for a targeted compaction as well (seeks
- * into a set that SPOP emptied step over every tombstone until then). */
+/* Counts element deletes of a live collection (`live` elements left): once
+ * its tombstones reach a threshold, its range is queued for a targeted
+ * compaction as well (seeks into a set that SPOP emptied step over every
+ * tombstone until then). */
 void gcNoteDeletes(stEngine *st, int pdb, const char *key, size_t klen, uint64_t inc,
-                   uint64_t dels);
+                   uint64_t dels, uint64_t live);
 /* The next queued range (caller frees), or NULL. */
 gcRange *gcTakeRange(stEngine *st);
 void gcFreeQueue(stEngine *st);
