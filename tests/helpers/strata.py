@@ -146,3 +146,11 @@ def wait_replica_converged(m, rc):
     md = m.execute_command("DEBUG", "DIGEST")
     wait_until(lambda: rc.execute_command("DEBUG", "DIGEST") == md, timeout=20 * SLOW,
                msg="replica digest to equal the master's")
+
+
+def assert_rss_within_maxmemory(pid, maxmemory_bytes):
+    """The issue 4 bound on a process's resident memory: maxmemory + 15% +
+    32 MB (allocator and RocksDB slack)."""
+    with open(f"/proc/{pid}/status") as f:
+        rss_kb = int(f.read().split("VmRSS:")[1].split()[0])
+    assert rss_kb * 1024 < maxmemory_bytes * 1.15 + 32 * 1024 * 1024, f"RSS {rss_kb} kB"
