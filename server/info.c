@@ -112,6 +112,8 @@ static void infoMemory(strbuf *b)
              "hotset_bytes:%llu\r\n"
              "hotset_hits:%llu\r\n"
              "hotset_misses:%llu\r\n"
+             "hotset_collections:%llu\r\n"
+             "hotset_collection_bytes:%llu\r\n"
              "rocksdb_block_cache_bytes:%llu\r\n"
              "rocksdb_memtable_bytes:%llu\r\n"
              "storage_disk_bytes:%llu\r\n"
@@ -130,6 +132,8 @@ static void infoMemory(strbuf *b)
 #endif
              (unsigned long long)ss.hotset_keys, (unsigned long long)ss.hotset_bytes,
              (unsigned long long)ss.hotset_hits, (unsigned long long)ss.hotset_misses,
+             (unsigned long long)ss.hotset_collections,
+             (unsigned long long)ss.hotset_collection_bytes,
              (unsigned long long)ss.block_cache_bytes, (unsigned long long)ss.memtable_bytes,
              (unsigned long long)ss.disk_bytes, (unsigned long long)ss.blob_bytes,
              (unsigned long long)ss.blob_garbage_bytes, (unsigned long long)ss.blob_gc_cfs,

@@ -66,6 +66,7 @@ struct stColl {
                            * deleted position, where the search resumes (5) */
     char *prefix; /* sub key prefix of this incarnation */
     size_t plen;
+    ccEntry *cache; /* the collection's records cached whole (ccache.c), or NULL */
     char *kbuf; /* scratch for record keys */
     size_t kcap;
 };
@@ -80,7 +81,9 @@ struct stCollIter {
     uint32_t *ov; /* sorted overlay entries in range */
     size_t ovn;
     long ovi;     /* next overlay candidate */
-    int src;      /* current entry from: 0 none, 1 RocksDB, 2 overlay */
+    int src;      /* current entry from: 0 none, 1 RocksDB (or ce), 2 overlay */
+    ccEntry *ce;  /* cf sub of a cached collection: the records, instead of it->it */
+    long ci;      /* position in ce */
     const char *k, *v;
     size_t kn, vn;
     char sbuf[ENC_SCORE_BYTES];
@@ -133,6 +136,14 @@ static int collRead(stColl *c, int cf, const char *key, size_t klen, char **val,
         return 1;
     }
     if (c->fresh) return 0; /* a new incarnation lives in the overlay only */
+    if (c->cache && cf == ST_CF_SUB) {
+        size_t i = ccFind(c->cache, key, klen);
+        const ccRec *r = &c->cache->recs[i];
+        if (i == c->cache->n || r->kn != klen || memcmp(r->k, key, klen) != 0) return 0;
+        *val = collDup(r->v, r->vn);
+        *vlen = r->vn;
+        return 1;
+    }
     char *err = NULL;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(c->st->db, c->st->ropts, c->st->cf[cf], key, klen, &err);
@@ -232,6 +243,25 @@ static void collZsetHintDeleted(stColl *c, double score, const char *m, size_t m
 
 /* ---- Handles --------------------------------------------------------------- */
 
+/* Small collections are read whole, once, and served from the cache: when
+ * the handle's batch has queued no element write (the cache holds
+ * committed records only, ccache.c).  Read handles build a missing entry;
+ * write handles only use one (they are about to change the collection). */
+static void collAttachCache(stColl *c, const stObj *o) {
+    if (!o || !c->count || o->meta.count > CCACHE_MAX_ELEMENTS ||
+        o->meta.size > CCACHE_MAX_BYTES || stBatchOverlay(c->b) || !ccacheBudget(c->st->cc))
+        return;
+    c->cache = ccacheGet(c->st->cc, (uint16_t)c->pdb, c->key, c->klen, c->incarnation, o->meta.hlc);
+    if (c->cache || c->write) return;
+    char *lower = collDup(c->prefix, c->plen), *upper = collAlloc(c->plen);
+    encSubKeyPrefix(upper, (uint16_t)c->pdb, c->key, c->klen, c->incarnation + 1);
+    c->cache = ccacheBuild(c->st->cc, c->st, (uint16_t)c->pdb, c->key, c->klen, c->incarnation,
+                           o->meta.hlc, lower, upper, c->plen, CCACHE_MAX_ELEMENTS);
+    free(lower);
+    free(upper);
+}
+
+
 stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t klen,
                    const stObj *o, int type, int write) {
     int pdb = stPhysDb(st, db);
@@ -267,6 +297,7 @@ stColl *stCollOpen(stEngine *st, stBatch *b, int db, const char *key, size_t kle
     c->plen = ENC_SUB_PREFIX_LEN(klen);
     c->prefix = collAlloc(c->plen);
     encSubKeyPrefix(c->prefix, (uint16_t)pdb, key, klen, c->incarnation);
+    collAttachCache(c, o);
     return c;
 }
 
@@ -298,6 +329,7 @@ uint64_t stCollClose(stColl *c) {
             free(info);
         }
     }
+    ccRelease(c->cache);
     free(c->key);
     free(c->head);
     free(c->tail);
@@ -638,6 +670,37 @@ static int iterCmp(const char *a, size_t an, const char *b, size_t bn) {
     return c ? c : (an > bn) - (an < bn);
 }
 
+static stCollIter *iterOpenCached(stCollIter *it, const char *seek, size_t slen, int flags);
+
+/* The committed side of an iterator: RocksDB's iterator, or the records of
+ * a cached collection (ccache.c invariant 2: the same records). */
+static int iterDbValid(const stCollIter *it) {
+    if (it->ce) return it->ci >= 0 && (size_t)it->ci < it->ce->n;
+    return it->it && rocksdb_iter_valid(it->it);
+}
+
+static const char *iterDbKey(const stCollIter *it, size_t *n) {
+    if (it->ce) {
+        *n = it->ce->recs[it->ci].kn;
+        return it->ce->recs[it->ci].k;
+    }
+    return rocksdb_iter_key(it->it, n);
+}
+
+static const char *iterDbVal(const stCollIter *it, size_t *n) {
+    if (it->ce) {
+        *n = it->ce->recs[it->ci].vn;
+        return it->ce->recs[it->ci].v;
+    }
+    return rocksdb_iter_value(it->it, n);
+}
+
+static void iterDbStep(stCollIter *it) {
+    if (it->ce) it->ci += it->reverse ? -1 : 1;
+    else if (it->reverse) rocksdb_iter_prev(it->it);
+    else rocksdb_iter_next(it->it);
+}
+
 /* Picks the current entry from the RocksDB iterator and the overlay,
  * skipping RocksDB entries the overlay shadows and overlay deletes. */
 static void iterSettle(stCollIter *it) {
@@ -647,9 +710,9 @@ static void iterSettle(stCollIter *it) {
         const char *dk = NULL, *ok = NULL, *ovv;
         size_t dn = 0, on = 0, ovn;
         int del = 0;
-        int dv = it->it && rocksdb_iter_valid(it->it);
+        int dv = iterDbValid(it);
         int ovalid = it->ovi >= 0 && (size_t)it->ovi < it->ovn;
-        if (dv) dk = rocksdb_iter_key(it->it, &dn);
+        if (dv) dk = iterDbKey(it, &dn);
         if (ovalid) ovEntryAt(ov, it->ov[it->ovi], &ok, &on, &ovv, &ovn, &del);
         if (!dv && !ovalid) {
             it->src = 0;
@@ -660,13 +723,10 @@ static void iterSettle(stCollIter *it) {
             it->src = 1;
             it->k = dk;
             it->kn = dn;
-            it->v = rocksdb_iter_value(it->it, &it->vn);
+            it->v = iterDbVal(it, &it->vn);
             return;
         }
-        if (cmp == 0) { /* shadowed by the overlay */
-            if (it->reverse) rocksdb_iter_prev(it->it);
-            else rocksdb_iter_next(it->it);
-        }
+        if (cmp == 0) iterDbStep(it); /* shadowed by the overlay */
         if (del) {
             it->ovi += dir;
             continue;
@@ -693,6 +753,7 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
     it->upper = upper;
     it->uplen = uplen;
     if (!c->count) return it; /* nothing to read (src stays 0) */
+    if (c->cache && cf == ST_CF_SUB) return iterOpenCached(it, seek, slen, flags);
     it->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_iterate_lower_bound(it->ro, lower, lolen);
     rocksdb_readoptions_set_iterate_upper_bound(it->ro, upper, uplen);
@@ -736,6 +797,36 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             if (cmp < 0 || (cmp == 0 && !excl)) break;
             it->ovi--;
         }
+    }
+    iterSettle(it);
+    return it;
+}
+
+/* iterOpen for the sub records of a cached collection: positions a cursor
+ * in the cached records (the same seek rules as RocksDB's) and merges the
+ * overlay as usual. */
+static stCollIter *iterOpenCached(stCollIter *it, const char *seek, size_t slen, int flags) {
+    stColl *c = it->c;
+    const overlay *ov = stBatchOverlay(c->b);
+    __atomic_add_fetch(&c->cache->refcount, 1, __ATOMIC_RELAXED);
+    it->ce = c->cache;
+    size_t n = it->ce->n, i = seek ? ccFind(it->ce, seek, slen) : 0;
+    int excl = (flags & ST_ITER_EXCLUSIVE) && seek;
+    int at = seek && i < n && it->ce->recs[i].kn == slen &&
+             memcmp(it->ce->recs[i].k, seek, slen) == 0;
+    if (!it->reverse) it->ci = (long)i + (at && excl ? 1 : 0);
+    else it->ci = !seek ? (long)n - 1 : (at && !excl ? (long)i : (long)i - 1);
+    it->ovn = ovRange(ov, ST_CF_SUB, it->lower, it->lolen, it->upper, it->uplen, &it->ov);
+    it->ovi = it->reverse ? (long)it->ovn - 1 : 0;
+    while (seek && it->ovi >= 0 && (size_t)it->ovi < it->ovn) {
+        const char *k, *v;
+        size_t kn, vn;
+        int del;
+        ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
+        int cmp = iterCmp(k, kn, seek, slen);
+        if (!it->reverse ? (cmp > 0 || (cmp == 0 && !excl)) : (cmp < 0 || (cmp == 0 && !excl)))
+            break;
+        it->ovi += it->reverse ? -1 : 1;
     }
     iterSettle(it);
     return it;
@@ -806,8 +897,7 @@ int stCollIterValid(const stCollIter *it) { return it && it->src != 0; }
 void stCollIterNext(stCollIter *it) {
     if (!it->src) return;
     if (it->src == 1) {
-        if (it->reverse) rocksdb_iter_prev(it->it);
-        else rocksdb_iter_next(it->it);
+        iterDbStep(it);
     } else {
         it->ovi += it->reverse ? -1 : 1;
     }
@@ -844,6 +934,7 @@ double stCollIterScore(const stCollIter *it) {
 void stCollIterFree(stCollIter *it) {
     if (!it) return;
     if (it->it) rocksdb_iter_destroy(it->it);
+    ccRelease(it->ce);
     if (it->ro) rocksdb_readoptions_destroy(it->ro);
     free(it->lower);
     free(it->upper);

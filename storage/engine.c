@@ -649,6 +649,7 @@ stEngine *stOpen(const stOptions *opt, char **err) {
     if (stLoadCounts(st, err) != C_OK) goto err;
     if (stLoadSeq(st, err) != C_OK) goto err;
     st->hs = hotsetNew(opt->hotset_max_bytes);
+    st->cc = ccacheNew(opt->hotset_max_bytes / 4);
     st->open_lru_clock = stLruClock();
     atomic_store(&st->last_sync_unix, (uint64_t)time(NULL));
     if (stStartSyncThread(st, err) != C_OK) goto err;
@@ -698,6 +699,7 @@ void stClose(stEngine *st) {
     gcFreeQueue(st);
     pthread_mutex_destroy(&st->gc_mu);
     hotsetFree(st->hs);
+    ccacheFree(st->cc);
     free((void *)st->l2p);
     free((void *)st->p2l);
     free((void *)st->counts);
@@ -732,7 +734,10 @@ int stSyncWal(stEngine *st) { return stSyncWalNow(st); }
 
 void stSetFsyncMode(stEngine *st, int mode) { atomic_store(&st->fsync_mode, mode); }
 
-void stSetHotsetMaxBytes(stEngine *st, size_t bytes) { hotsetSetMaxBytes(st->hs, bytes); }
+void stSetHotsetMaxBytes(stEngine *st, size_t bytes) {
+    hotsetSetMaxBytes(st->hs, bytes);
+    ccacheSetBudget(st->cc, bytes / 4);
+}
 
 uint64_t stNodeId(const stEngine *st) { return st->node_id; }
 
@@ -821,6 +826,7 @@ uint64_t stDataBytes(stEngine *st) {
 
 void stGetStats(stEngine *st, stStats *out) {
     memset(out, 0, sizeof(*out));
+    ccacheStats(st->cc, &out->hotset_collections, &out->hotset_collection_bytes);
     hotsetStats(st->hs, &out->hotset_keys, &out->hotset_bytes,
                 &out->hotset_hits, &out->hotset_misses);
     out->block_cache_bytes = rocksdb_cache_get_usage(st->block_cache);

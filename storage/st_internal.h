@@ -88,6 +88,49 @@ uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
 /* Accounted size of a cached entry (hotset.c). */
 size_t hotsetEntryBytes(size_t klen, const stObj *o);
 
+/* ---- Small collections cached whole (ccache.c) --------------------------- */
+
+#define CCACHE_MAX_ELEMENTS 128 /* collections up to this many elements ... */
+#define CCACHE_MAX_BYTES 8192   /* ... and this many element bytes are cached */
+
+typedef struct ccRec {
+    const char *k, *v; /* a whole sub record: key and value as in RocksDB */
+    size_t kn, vn;
+} ccRec;
+
+typedef struct ccEntry {
+    struct ccEntry *hnext, *lnext, *lprev;
+    uint64_t hash;
+    int refcount; /* atomic */
+    size_t bytes;
+    uint16_t pdb;
+    uint64_t inc, hlc;
+    char *key;
+    size_t klen;
+    size_t n;   /* records, sorted by key */
+    ccRec *recs;
+} ccEntry;
+
+typedef struct ccache ccache;
+ccache *ccacheNew(size_t budget);
+void ccacheFree(ccache *cc);
+void ccacheSetBudget(ccache *cc, size_t budget);
+size_t ccacheBudget(ccache *cc);
+void ccacheStats(ccache *cc, uint64_t *entries, uint64_t *bytes);
+/* The entry of (pdb, key, incarnation, meta HLC) with a new reference, or
+ * NULL. */
+ccEntry *ccacheGet(ccache *cc, uint16_t pdb, const char *key, size_t klen, uint64_t inc,
+                   uint64_t hlc);
+/* Reads the sub records in [lower, upper) from RocksDB into a new entry,
+ * caches it and returns it with a reference for the caller; NULL if there
+ * are more than max_elements or the read failed. */
+ccEntry *ccacheBuild(ccache *cc, stEngine *st, uint16_t pdb, const char *key, size_t klen,
+                     uint64_t inc, uint64_t hlc, const char *lower, const char *upper,
+                     size_t blen, size_t max_elements);
+void ccRelease(ccEntry *e);
+/* Index of the first record >= key (e->n if none). */
+size_t ccFind(const ccEntry *e, const char *key, size_t klen);
+
 /* ---- Garbage of deleted collections (gc.c) -------------------------------- */
 
 /* The records of one dead incarnation, queued for a targeted compaction. */
@@ -136,6 +179,7 @@ struct stEngine {
     uint64_t seq;              /* last committed origin seq; under commit_mu */
 
     hotset *hs;
+    ccache *cc; /* small collections whole (ccache.c); budget: a quarter of hs's */
     uint32_t open_lru_clock; /* stLruClock() at open: last access of peeked cold keys */
 
     _Atomic int fsync_mode;

@@ -429,6 +429,8 @@ typedef struct stStats {
     uint64_t hotset_bytes;
     uint64_t hotset_hits;
     uint64_t hotset_misses;
+    uint64_t hotset_collections;      /* small collections cached whole */
+    uint64_t hotset_collection_bytes;
     uint64_t block_cache_bytes;
     uint64_t memtable_bytes;
     uint64_t disk_bytes;        /* live SST + WAL bytes */

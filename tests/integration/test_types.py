@@ -76,3 +76,27 @@ def test_every_type_survives_restart(make_server):
     assert c.execute_command("DEBUG", "DIGEST") == digest
     assert c.execute_command("TTL", "key:hash") > 0
     assert c.execute_command("DBSIZE") == len(FILL)
+
+
+def test_small_collections_are_cached_whole(server, c):
+    """storage/ccache.c: a small collection is read from RocksDB once and then
+    served from RAM; every write gives it a new version, so cached reads
+    never go stale; big collections are not cached."""
+    def cached():
+        info = c.execute_command("INFO", "memory")
+        return int(info.split("hotset_collections:")[1].split()[0])
+    base = cached()
+    c.execute_command("HSET", "small", "a", "1", "b", "2")
+    assert c.execute_command("HGET", "small", "a") == "1"
+    assert cached() == base + 1
+    for i in range(20):  # read, write, read: each read sees the last write
+        c.execute_command("HSET", "small", "n", str(i))
+        assert c.execute_command("HGET", "small", "n") == str(i)
+        assert sorted(c.execute_command("HKEYS", "small")) == ["a", "b", "n"]
+    assert cached() == base + 1  # one version kept per collection
+    c.execute_command("HDEL", "small", "a", "b", "n")
+    assert c.execute_command("HGETALL", "small") == []
+    c.execute_command("SADD", "big", *[f"m{i}" for i in range(500)])
+    assert c.execute_command("SISMEMBER", "big", "m7") == 1
+    assert c.execute_command("SCARD", "big") == 500
+    assert cached() == base + 1  # the big set was not cached (the dead small one ages out)
