@@ -101,16 +101,15 @@ void ccacheFree(ccache *cc) {
 
 void ccacheSetBudget(ccache *cc, size_t budget) {
     pthread_mutex_lock(&cc->mu);
-    cc->budget = budget;
+    __atomic_store_n(&cc->budget, budget, __ATOMIC_RELAXED);
     ccTrim(cc);
     pthread_mutex_unlock(&cc->mu);
 }
 
+/* Read on every collection open: a relaxed load, no lock (the budget is
+ * written under mu, and a stale value only delays a decision). */
 size_t ccacheBudget(ccache *cc) {
-    pthread_mutex_lock(&cc->mu);
-    size_t b = cc->budget;
-    pthread_mutex_unlock(&cc->mu);
-    return b;
+    return __atomic_load_n(&cc->budget, __ATOMIC_RELAXED);
 }
 
 void ccacheStats(ccache *cc, uint64_t *entries, uint64_t *bytes) {
