@@ -29,6 +29,7 @@
 
 #include "st_internal.h"
 
+#define OV_FIRST_BLOCK_BYTES 512
 #define OV_BLOCK_BYTES 65536
 
 typedef struct ovEntry {
@@ -104,7 +105,11 @@ static const char *ovCopy(overlay *ov, const char *a, size_t an, const char *b, 
     size_t n = an + bn;
     ovBlock *bl = ov->blocks;
     if (!bl || bl->cap - bl->used < n) {
-        size_t cap = n > OV_BLOCK_BYTES ? n : OV_BLOCK_BYTES;
+        /* Blocks double from OV_FIRST_BLOCK_BYTES: most batches hold a
+         * command's few records, and a 64 KB block per command showed. */
+        size_t cap = bl ? bl->cap * 2 : OV_FIRST_BLOCK_BYTES;
+        if (cap > OV_BLOCK_BYTES) cap = OV_BLOCK_BYTES;
+        if (cap < n) cap = n;
         bl = ovRealloc(NULL, sizeof(*bl) + cap);
         bl->next = ov->blocks;
         bl->used = 0;
