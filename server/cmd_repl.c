@@ -31,9 +31,12 @@ static void hookWaitDone(uint64_t client_id, long long acked)
     pthread_mutex_lock(&server.clients_lock);
     for (client *c = server.clients; c; c = c->next) {
         if (c->id != client_id) continue;
-        atomic_fetch_or(&c->flags, CLIENT_UNBLOCKED);
+        /* Reply first, then the flag, then the wake (as blocking.c): the
+         * owner must not resume the client's pipeline before WAIT's reply is
+         * queued, or a pipelined command's reply could overtake it. */
         clientPostReply(c, buf, (size_t)n);
-        if (atomic_load(&c->flags) & CLIENT_REPLY_OFF) eventWakeThread(c->thread);
+        atomic_fetch_or(&c->flags, CLIENT_UNBLOCKED);
+        eventWakeThread(c->thread);
         break;
     }
     pthread_mutex_unlock(&server.clients_lock);

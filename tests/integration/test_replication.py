@@ -371,6 +371,14 @@ def test_wait(make_server):
     p.set("after", "1")
     p.get("after")
     assert p.execute() == [1, True, b"1"]
+    # WAITs the replica's ack wakes (from the replication thread): the
+    # pipelined reply must never overtake WAIT's.
+    for i in range(50):
+        p = c.pipeline(transaction=False)
+        p.set("w", i)
+        p.execute_command("WAIT", 1, 2000)
+        p.get("w")
+        assert p.execute() == [True, 1, str(i).encode()]
 
 
 def test_wait_without_replicas_and_disconnect(make_server):
