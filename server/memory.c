@@ -34,6 +34,12 @@ const char *malloc_conf = "background_thread:true,dirty_decay_ms:250,muzzy_decay
 #define KEEPER_BUSY_INTERVAL_MS 5 /* between eviction passes while past maxstorage */
 #define KEEPER_HEADROOM_PCT 5   /* grow the hot set only below 95% of maxmemory */
 #define KEEPER_MIN_HOTSET (1ULL << 20)
+/* After a cut, the next one waits this long unless the excess grew by a
+ * sixteenth of maxmemory: freed
+ * objects reach the allocator's resident count only as its caches and decay
+ * return pages, and cutting on every 100 ms step meanwhile spiralled the
+ * budget down to its floor while the process was only ~2 MB over. */
+#define KEEPER_SETTLE_MS 500
 #define EVICT_PASS_BUDGET_US 25000 /* storage eviction work per keeper pass */
 #define EVICT_MAX_TRIES 16         /* random dbs tried per sample */
 #define EVICT_SAMPLE_MAX 256
@@ -148,10 +154,17 @@ static void keeperStep(void)
     size_t budget = atomic_load(&hotsetBudget), nb = budget;
     stStats ss;
     stGetStats(server.st, &ss);
+    static uint64_t lastCutMs;
+    static size_t lastCutExcess;
+    uint64_t now = monotonic_us() / 1000;
     if (used > max) {
         size_t excess = used - max;
         size_t in_use = ss.hotset_bytes < budget ? ss.hotset_bytes : budget;
-        nb = in_use > excess + KEEPER_MIN_HOTSET ? in_use - excess : KEEPER_MIN_HOTSET;
+        if (now - lastCutMs >= KEEPER_SETTLE_MS || excess > lastCutExcess + max / 16) {
+            nb = in_use > excess + KEEPER_MIN_HOTSET ? in_use - excess : KEEPER_MIN_HOTSET;
+            lastCutMs = now;
+            lastCutExcess = excess;
+        }
     } else {
         size_t room = max - max * KEEPER_HEADROOM_PCT / 100;
         if (used < room && budget < target) {
