@@ -35,10 +35,10 @@ const char *malloc_conf = "background_thread:true,dirty_decay_ms:250,muzzy_decay
 #define KEEPER_HEADROOM_PCT 5   /* grow the hot set only below 95% of maxmemory */
 #define KEEPER_MIN_HOTSET (1ULL << 20)
 /* After a cut, the next one waits this long unless the excess grew by a
- * sixteenth of maxmemory: freed
- * objects reach the allocator's resident count only as its caches and decay
- * return pages, and cutting on every 100 ms step meanwhile spiralled the
- * budget down to its floor while the process was only ~2 MB over. */
+ * sixteenth of maxmemory: freed objects leave the allocator's resident count
+ * only as its caches and decay return pages, and cutting on every 100 ms step
+ * meanwhile spiralled the budget down to its floor while the process was
+ * only ~2 MB over. */
 #define KEEPER_SETTLE_MS 500
 #define EVICT_PASS_BUDGET_US 25000 /* storage eviction work per keeper pass */
 #define EVICT_MAX_TRIES 16         /* random dbs tried per sample */
