@@ -31,6 +31,15 @@ static int hashCommit(client *c, stColl *h, stBatch *b, stObj *o)
     return commitOrReply(c, b);
 }
 
+/* Drops a write handle whose command failed before writing anything: the
+ * handle is closed with nothing queued, the batch discarded. */
+static void hashAbort(client *c, stColl *h, stBatch *b, stObj *o)
+{
+    stCollClose(h);
+    dbBatchDiscard(c, b);
+    if (o) stObjRelease(o);
+}
+
 /* Looks up a hash for reading: C_ERR after a WRONGTYPE reply; *h is NULL
  * when the key does not exist. */
 static int hashOpenRead(client *c, stColl **h, stObj **o)
@@ -139,9 +148,7 @@ void hincrbyCommand(client *c)
     addReplyLongLong(c, value);
     return;
 fail:
-    stCollClose(h);
-    dbBatchDiscard(c, b);
-    if (o) stObjRelease(o);
+    hashAbort(c, h, b, o);
 }
 
 void hincrbyfloatCommand(client *c)
@@ -182,9 +189,7 @@ void hincrbyfloatCommand(client *c)
     addReplyBulk(c, buf, (size_t)len);
     return;
 fail:
-    stCollClose(h);
-    dbBatchDiscard(c, b);
-    if (o) stObjRelease(o);
+    hashAbort(c, h, b, o);
 }
 
 /* ========================== Reads ========================================= */

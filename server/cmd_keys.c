@@ -365,6 +365,46 @@ int scanLoad(uint64_t id, char **key, size_t *klen)
     return ok;
 }
 
+/* The options of SCAN (with TYPE when type is not NULL) and of
+ * HSCAN/SSCAN/ZSCAN, from argument `first` on.  C_ERR after an error reply. */
+static int scanOptionsOrReply(client *c, int first, const char **pat, size_t *plen,
+                              long long *count, const char **type)
+{
+    *pat = NULL;
+    *plen = 0;
+    *count = 10;
+    for (int j = first; j < c->argc; j += 2) {
+        if (j + 1 >= c->argc) goto syntax;
+        if (argIs(c, j, "match")) {
+            *pat = c->argv[j + 1];
+            *plen = c->argvlen[j + 1];
+        } else if (argIs(c, j, "count")) {
+            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], count, NULL) != C_OK)
+                return C_ERR;
+            if (*count < 1) goto syntax;
+        } else if (type && argIs(c, j, "type")) {
+            *type = c->argv[j + 1];
+        } else {
+            goto syntax;
+        }
+    }
+    if (*pat && *plen == 1 && (*pat)[0] == '*') *pat = NULL;
+    return C_OK;
+syntax:
+    addReplyErrorSyntax(c);
+    return C_ERR;
+}
+
+/* Replies [next cursor, items] (items already encoded in out; frees out). */
+static void scanReply(client *c, uint64_t next, long long n, strbuf *out)
+{
+    addReplyArrayLen(c, 2);
+    addReplyBulkLongLong(c, (long long)next);
+    addReplyArrayLen(c, n);
+    addReplyRaw(c, out->buf, out->len);
+    sbFree(out);
+}
+
 void scanCommand(client *c)
 {
     unsigned long long cursor;
@@ -372,38 +412,16 @@ void scanCommand(client *c)
         addReplyError(c, "invalid cursor");
         return;
     }
-    const char *pat = NULL, *type = NULL;
-    size_t plen = 0;
-    long long count = 10;
-    for (int j = 2; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            addReplyErrorSyntax(c);
-            return;
-        }
-        if (argIs(c, j, "match")) {
-            pat = c->argv[j + 1];
-            plen = c->argvlen[j + 1];
-        } else if (argIs(c, j, "count")) {
-            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], &count, NULL) != C_OK)
-                return;
-            if (count < 1) {
-                addReplyErrorSyntax(c);
-                return;
-            }
-        } else if (argIs(c, j, "type")) {
-            type = c->argv[j + 1];
-        } else {
-            addReplyErrorSyntax(c);
-            return;
-        }
-    }
+    const char *pat, *type = NULL;
+    size_t plen;
+    long long count;
+    if (scanOptionsOrReply(c, 2, &pat, &plen, &count, &type) != C_OK) return;
     char *start = NULL;
     size_t slen = 0;
     if (cursor != 0 && !scanLoad(cursor, &start, &slen)) {
         addReplyError(c, "invalid cursor");
         return;
     }
-    if (pat && plen == 1 && pat[0] == '*') pat = NULL;
     if (dbIsEmpty(c)) {
         free(start);
         addReplyArrayLen(c, 2);
@@ -444,11 +462,7 @@ void scanCommand(client *c)
     }
     stIterFree(it);
     free(start);
-    addReplyArrayLen(c, 2);
-    addReplyBulkLongLong(c, (long long)next);
-    addReplyArrayLen(c, n);
-    addReplyRaw(c, out.buf, out.len);
-    sbFree(&out);
+    scanReply(c, next, n, &out);
 }
 
 /* HSCAN / SSCAN / ZSCAN key cursor [MATCH pattern] [COUNT count]: the
@@ -472,49 +486,27 @@ void collScanGeneric(client *c, int type)
         addReplyArrayLen(c, 0);
         return;
     }
-    const char *pat = NULL;
-    size_t plen = 0;
-    long long count = 10;
-    for (int j = 3; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            addReplyErrorSyntax(c);
-            stObjRelease(o);
-            return;
-        }
-        if (argIs(c, j, "match")) {
-            pat = c->argv[j + 1];
-            plen = c->argvlen[j + 1];
-        } else if (argIs(c, j, "count")) {
-            if (getLongLongOrReply(c, c->argv[j + 1], c->argvlen[j + 1], &count, NULL) != C_OK) {
-                stObjRelease(o);
-                return;
-            }
-            if (count < 1) {
-                addReplyErrorSyntax(c);
-                stObjRelease(o);
-                return;
-            }
-        } else {
-            addReplyErrorSyntax(c);
-            stObjRelease(o);
-            return;
-        }
+    const char *pat;
+    size_t plen;
+    long long count;
+    if (scanOptionsOrReply(c, 3, &pat, &plen, &count, NULL) != C_OK) {
+        stObjRelease(o);
+        return;
     }
     char *start = NULL;
     size_t slen = 0;
     if (cursor != 0 && !scanLoad(cursor, &start, &slen)) {
         addReplyError(c, "invalid cursor");
-        if (o) stObjRelease(o);
+        stObjRelease(o);
         return;
     }
-    if (pat && plen == 1 && pat[0] == '*') pat = NULL;
     strbuf out;
     sbInit(&out);
     long long n = 0, visited = 0;
     uint64_t next = 0;
-    stColl *h = o ? collOpenRead(c, c->db, c->argv[1], c->argvlen[1], o, type) : NULL;
-    stCollIter *it = h ? stCollIterNew(h, start, slen, 0) : NULL;
-    while (it && stCollIterValid(it)) {
+    stColl *h = collOpenRead(c, c->db, c->argv[1], c->argvlen[1], o, type);
+    stCollIter *it = stCollIterNew(h, start, slen, 0);
+    while (stCollIterValid(it)) {
         size_t el;
         const char *e = stCollIterElem(it, &el);
         visited++;
@@ -544,14 +536,10 @@ void collScanGeneric(client *c, int type)
         stCollIterNext(it);
     }
     stCollIterFree(it);
-    if (h) stCollClose(h);
-    if (o) stObjRelease(o);
+    stCollClose(h);
+    stObjRelease(o);
     free(start);
-    addReplyArrayLen(c, 2);
-    addReplyBulkLongLong(c, (long long)next);
-    addReplyArrayLen(c, n);
-    addReplyRaw(c, out.buf, out.len);
-    sbFree(&out);
+    scanReply(c, next, n, &out);
 }
 
 void randomkeyCommand(client *c)
