@@ -191,12 +191,15 @@ static void onCron(evutil_socket_t fd, short what, void *arg)
  * one WAL write. */
 static void threadLoop(strataThread *t)
 {
+    stThreadInit(1);
     while (!atomic_load(&server.shutdown_asap)) {
         event_base_loop(t->base, EVLOOP_ONCE);
         clientsBeforeSleep(t);
+        stThreadIdle();
     }
     clientsBeforeSleep(t);
     callThreadExit();
+    stThreadIdle();
 }
 
 static void *threadMain(void *arg)

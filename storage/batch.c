@@ -25,6 +25,14 @@
  *     (iter.c): a batch that inserts an entry below the cursor lowers the
  *     cursor under commit_mu right after the write, so no scan can start
  *     from the old cursor once the entry is readable.
+ *  5. Meta Puts of small values are held back and appended at the commit,
+ *     one per key: a group of 20 HSETs to one hash wrote its meta record 20
+ *     times, each a memtable insert and WAL bytes, where only the last
+ *     survives.  Order stays right because a held Put is dropped when a
+ *     later Del or Put of its key supersedes it, and every held Put is
+ *     appended before a range delete (FLUSHDB) and before the commit; only
+ *     records of the same key in the same column family order against
+ *     each other, and a batch is applied atomically.
  *
  * The header's seq and HLC are only known under commit_mu, but the header
  * must be the batch's first record: stBatchNew() writes a placeholder header
@@ -46,6 +54,8 @@
 #define BATCH_INLINE_DBS 4
 #define BATCH_INLINE_KEY_BYTES 256
 #define BATCH_STACK_REP_BYTES 4096
+#define BATCH_PEND_MAX 32          /* deferred meta Puts per batch (linear lookup) */
+#define BATCH_PEND_VALUE_BYTES 512 /* bigger values are written at once */
 
 /* A hot set update to apply after the write (invariant 3). */
 enum { HSOP_PUT, HSOP_DEL, HSOP_FLUSHDB };
@@ -56,6 +66,12 @@ typedef struct batchHsOp {
     size_t klen;
     stObj *obj; /* HSOP_PUT: one reference owned by the batch */
 } batchHsOp;
+
+/* A meta Put held back until the commit (invariant 5): prefixed key and
+ * encoded value at pbuf + off. */
+typedef struct batchPending {
+    size_t off, klen, vlen;
+} batchPending;
 
 /* Key count change of one physical db. */
 typedef struct batchDbDelta {
@@ -85,6 +101,10 @@ struct stBatch {
     int flushes_expire;      /* FLUSHALL: the whole expire index is deleted */
     int raw;                 /* wb is a complete batch from another node (apply.c) */
     overlay *ov;             /* element writes, for reads through the batch */
+    batchPending *pend;      /* deferred meta Puts (invariant 5) */
+    size_t npend, cappend;
+    char *pbuf;              /* their keys and values */
+    size_t pbuflen, pbufcap;
 
     batchHsOp ops_inline[BATCH_INLINE_OPS];
     batchDbDelta dbs_inline[BATCH_INLINE_DBS];
@@ -96,14 +116,14 @@ struct stBatch {
 /* Grows an inline-first array: *arr is either `inl` or heap memory. */
 static void *batchGrow(void *arr, void *inl, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return arr;
-    size_t nc = *cap * 2;
+    size_t nc = *cap ? *cap * 2 : 16;
     while (nc < need) nc *= 2;
     void *n = arr == inl ? malloc(nc * elem) : realloc(arr, nc * elem);
     if (!n) {
         fprintf(stderr, "strata storage: out of memory growing a batch\n");
         abort();
     }
-    if (arr == inl) memcpy(n, inl, *cap * elem);
+    if (arr == inl && inl) memcpy(n, inl, *cap * elem);
     *cap = nc;
     return n;
 }
@@ -159,6 +179,60 @@ static void batchPutExpire(stBatch *b, int pdb, const char *key, size_t klen,
     }
 }
 
+/* The held Put of this prefixed meta key, or -1. */
+static long batchPendFind(const stBatch *b, const char *k, size_t klen) {
+    for (size_t i = 0; i < b->npend; i++) {
+        const batchPending *p = &b->pend[i];
+        if (p->klen == klen && memcmp(b->pbuf + p->off, k, klen) == 0) return (long)i;
+    }
+    return -1;
+}
+
+static void batchPendDrop(stBatch *b, long i) {
+    if (i >= 0) b->pend[i] = b->pend[--b->npend];
+}
+
+/* Appends every held Put to the WriteBatch (invariant 5). */
+static void batchPendFlush(stBatch *b) {
+    rocksdb_column_family_handle_t *cf = b->st->cf[ST_CF_META];
+    for (size_t i = 0; i < b->npend; i++) {
+        const batchPending *p = &b->pend[i];
+        const char *k = b->pbuf + p->off;
+        rocksdb_writebatch_put_cf(b->wb, cf, k, p->klen, k + p->klen, p->vlen);
+    }
+    b->npend = 0;
+    b->pbuflen = 0;
+}
+
+/* Holds the Put of key parts (kp, kl) with value parts (vp, vl), replacing
+ * a held Put of the same key.  0 when it cannot be held (too big, too many
+ * held): the caller writes it, after dropping any held Put of the key. */
+static int batchPendPut(stBatch *b, const char *const *kp, const size_t *kl,
+                        const char *const *vp, const size_t *vl) {
+    size_t klen = kl[0] + kl[1], vlen = vl[0] + vl[1];
+    char kbuf[ST_KEYBUF_BYTES];
+    if (klen > sizeof(kbuf)) return 0;
+    memcpy(kbuf, kp[0], kl[0]);
+    memcpy(kbuf + kl[0], kp[1], kl[1]);
+    long i = batchPendFind(b, kbuf, klen);
+    if (vlen > BATCH_PEND_VALUE_BYTES || (i < 0 && b->npend == BATCH_PEND_MAX)) {
+        batchPendDrop(b, i);
+        return 0;
+    }
+    b->pbuf = batchGrow(b->pbuf, NULL, &b->pbufcap, b->pbuflen + klen + vlen, 1);
+    char *d = b->pbuf + b->pbuflen;
+    memcpy(d, kbuf, klen);
+    memcpy(d + klen, vp[0], vl[0]);
+    memcpy(d + klen + vl[0], vp[1], vl[1]);
+    if (i < 0) {
+        b->pend = batchGrow(b->pend, NULL, &b->cappend, b->npend + 1, sizeof(*b->pend));
+        i = (long)b->npend++;
+    }
+    b->pend[i] = (batchPending){b->pbuflen, klen, vlen};
+    b->pbuflen += klen + vlen;
+    return 1;
+}
+
 /* Appends the count records (invariant 2) for every db the batch touched. */
 static void batchAddCountRecords(stBatch *b) {
     for (size_t i = 0; i < b->ndbs; i++) {
@@ -201,6 +275,7 @@ static int batchWrite(stBatch *b, char **err) {
         }
         goto written;
     }
+    batchPendFlush(b);
     uint64_t seq = st->seq + 1;
     char vvkey[ENC_SYS_VV_KEY_LEN], vvval[8];
     encSysVvKey(vvkey, st->node_id);
@@ -322,6 +397,10 @@ stBatch *stBatchNew(stEngine *st) {
     b->flushes_expire = 0;
     b->raw = 0;
     b->ov = NULL;
+    b->pend = NULL;
+    b->npend = b->cappend = 0;
+    b->pbuf = NULL;
+    b->pbuflen = b->pbufcap = 0;
     b->wb = rocksdb_writebatch_create();
     char placeholder[ENC_LOG_HEADER_BYTES] = {0};
     rocksdb_writebatch_put_log_data(b->wb, placeholder, sizeof(placeholder));
@@ -345,7 +424,8 @@ void stBatchPut(stBatch *b, int db, const char *key, size_t klen,
     size_t klens[2] = {sizeof(pfx), klen};
     const char *vparts[2] = {hdr, obj->val};
     size_t vlens[2] = {hlen, obj->vlen};
-    rocksdb_writebatch_putv_cf(b->wb, st->cf[ST_CF_META], 2, kparts, klens, 2, vparts, vlens);
+    if (!batchPendPut(b, kparts, klens, vparts, vlens))
+        rocksdb_writebatch_putv_cf(b->wb, st->cf[ST_CF_META], 2, kparts, klens, 2, vparts, vlens);
 
     uint64_t oexp = old ? old->expire_ms : 0, nexp = obj->meta.expire_ms;
     if (oexp && oexp != nexp) batchPutExpire(b, pdb, key, klen, oexp, 1);
@@ -368,6 +448,12 @@ void stBatchDel(stBatch *b, int db, const char *key, size_t klen, const stMeta *
     encDbPrefix(pfx, (uint16_t)pdb);
     const char *kparts[2] = {pfx, key};
     size_t klens[2] = {sizeof(pfx), klen};
+    if (b->npend && klen + sizeof(pfx) <= ST_KEYBUF_BYTES) {
+        char kbuf[ST_KEYBUF_BYTES];
+        memcpy(kbuf, pfx, sizeof(pfx));
+        memcpy(kbuf + sizeof(pfx), key, klen);
+        batchPendDrop(b, batchPendFind(b, kbuf, klen + sizeof(pfx)));
+    }
     rocksdb_writebatch_deletev_cf(b->wb, b->st->cf[ST_CF_META], 2, kparts, klens);
     /* Collections: the sub records of this incarnation become garbage; a
      * later write of the key uses a new incarnation. */
@@ -406,6 +492,7 @@ void stBatchFlushDb(stBatch *b, int db) {
     char lo[ENC_DB_PREFIX_BYTES], hi[ENC_DB_PREFIX_BYTES];
     encDbPrefix(lo, (uint16_t)first);
     encDbPrefix(hi, (uint16_t)last); /* last <= 65535: pdb 0xFFFF is never used */
+    batchPendFlush(b); /* invariant 5: before the range delete */
     static const int cfs[] = {ST_CF_META, ST_CF_SUB, ST_CF_ZSCORE};
     for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++)
         rocksdb_writebatch_delete_range_cf(b->wb, st->cf[cfs[i]], lo, sizeof(lo), hi, sizeof(hi));
@@ -491,6 +578,8 @@ void stBatchDiscard(stBatch *b) {
     if (b->keys != b->keys_inline) free(b->keys);
     if (b->dbs != b->dbs_inline) free(b->dbs);
     free(b->newmap);
+    free(b->pend);
+    free(b->pbuf);
     ovFree(b->ov);
     rocksdb_writebatch_destroy(b->wb);
     free(b);

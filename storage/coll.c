@@ -74,9 +74,9 @@ struct stColl {
 struct stCollIter {
     stColl *c;
     int cf, reverse;
-    rocksdb_iterator_t *it;
-    rocksdb_readoptions_t *ro;
-    char *lower, *upper; /* bounds: RocksDB does not copy them */
+    rocksdb_iterator_t *it; /* itcIter(h) */
+    itcHandle *h;
+    char *lower, *upper;
     size_t lolen, uplen;
     uint32_t *ov; /* sorted overlay entries in range */
     size_t ovn;
@@ -754,10 +754,8 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
     it->uplen = uplen;
     if (!c->count) return it; /* nothing to read (src stays 0) */
     if (c->cache && cf == ST_CF_SUB) return iterOpenCached(it, seek, slen, flags);
-    it->ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_iterate_lower_bound(it->ro, lower, lolen);
-    rocksdb_readoptions_set_iterate_upper_bound(it->ro, upper, uplen);
-    it->it = rocksdb_create_iterator_cf(c->st->db, it->ro, c->st->cf[cf]);
+    it->h = itcAcquire(c->st, cf, lower, lolen, upper, uplen);
+    it->it = itcIter(it->h);
     it->ovn = ovRange(stBatchOverlay(c->b), cf, lower, lolen, upper, uplen, &it->ov);
     const overlay *ov = stBatchOverlay(c->b);
     int excl = (flags & ST_ITER_EXCLUSIVE) && seek;
@@ -933,9 +931,8 @@ double stCollIterScore(const stCollIter *it) {
 
 void stCollIterFree(stCollIter *it) {
     if (!it) return;
-    if (it->it) rocksdb_iter_destroy(it->it);
+    itcRelease(it->h);
     ccRelease(it->ce);
-    if (it->ro) rocksdb_readoptions_destroy(it->ro);
     free(it->lower);
     free(it->upper);
     free(it->ov);

@@ -32,6 +32,17 @@ extern const char *const st_cf_names[ST_CF_COUNT];
 #define ST_MAX_DATABASES 65535 /* physical db numbers are u16; 0xFFFF unused */
 #define ST_KEYBUF_BYTES 256    /* stack buffer for encoded keys; longer keys malloc */
 
+/* ---- Iterator reuse (itcache.c) ------------------------------------------ */
+
+typedef struct itSlot itcHandle;
+/* A RocksDB iterator over cf within [lower, upper) that reads what a new one
+ * would (a cached one when this thread caches and nothing was written since
+ * it was made).  Unpositioned: seek it.  Give it back with itcRelease(). */
+itcHandle *itcAcquire(stEngine *st, int cf, const char *lower, size_t lolen,
+                      const char *upper, size_t uplen);
+rocksdb_iterator_t *itcIter(itcHandle *h);
+void itcRelease(itcHandle *h);
+
 /* ---- Hot set (hotset.c) -------------------------------------------------- */
 
 typedef struct hotset hotset;

@@ -102,6 +102,13 @@ void stSetFsyncMode(stEngine *st, int mode);
 /* Changes the hot set budget at run time; shrinks at once if needed. */
 void stSetHotsetMaxBytes(stEngine *st, size_t bytes);
 
+/* Per-thread set-up for a thread that reads or writes: with
+ * cache_iterators, the thread reuses RocksDB iterators between the commands
+ * of one pass of its loop and must call stThreadIdle() before it sleeps. */
+void stThreadInit(int cache_iterators);
+/* Releases what the thread cached for its pass (itcache.c invariant 2). */
+void stThreadIdle(void);
+
 /* This node's 64-bit id, created at first open and persisted in `sys`. */
 uint64_t stNodeId(const stEngine *st);
 

@@ -94,6 +94,56 @@ static void joinIter(stCollIter *it, int vals, char *out, size_t cap) {
 
 /* ---- Tests -------------------------------------------------------------------- */
 
+static int countIter(stCollIter *it, char *last, size_t cap) {
+    int n = 0;
+    for (; stCollIterValid(it); stCollIterNext(it), n++) {
+        size_t el;
+        const char *e = stCollIterElem(it, &el);
+        snprintf(last, cap, "%.*s", (int)el, e);
+    }
+    stCollIterFree(it);
+    return n;
+}
+
+/* itcache.c invariant 1: an iterator kept for reuse is never handed out
+ * after a write became visible, and more open iterators than slots work. */
+static void test_iterator_reuse(void **state) {
+    (void)state;
+    stEngine *st = openEngine("itcache");
+    char f[16], last[32];
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "big", ST_TYPE_HASH, &o);
+    for (int i = 0; i < 200; i++) { /* past the collection cache's limit */
+        snprintf(f, sizeof(f), "f%03d", i);
+        stCollPut(c, f, strlen(f), "v", 1);
+    }
+    closeW(c, b, o);
+    stThreadInit(1);
+    for (int round = 0; round < 3; round++) {
+        o = stGet(st, 0, "big", 3);
+        stColl *r = stCollOpen(st, NULL, 0, "big", 3, o, ST_TYPE_HASH, 0);
+        assert_int_equal(countIter(stCollIterNew(r, NULL, 0, 0), last, sizeof(last)), 200 + round);
+        assert_int_equal(countIter(stCollIterNew(r, "f100", 4, 0), last, sizeof(last)), 100 + round);
+        stCollIter *open[6];
+        for (int i = 0; i < 6; i++) open[i] = stCollIterNew(r, NULL, 0, 0);
+        for (int i = 0; i < 6; i++) assert_int_equal(countIter(open[i], last, sizeof(last)), 200 + round);
+        stCollClose(r);
+        stObjRelease(o);
+        snprintf(f, sizeof(f), "z%d", round);
+        hset(st, "big", f, "new"); /* must be seen by the next round */
+    }
+    o = stGet(st, 0, "big", 3);
+    stColl *r = stCollOpen(st, NULL, 0, "big", 3, o, ST_TYPE_HASH, 0);
+    assert_int_equal(countIter(stCollIterNew(r, NULL, 0, 0), last, sizeof(last)), 203);
+    assert_string_equal(last, "z2");
+    stCollClose(r);
+    stObjRelease(o);
+    stThreadIdle();
+    stThreadInit(0);
+    stClose(st);
+}
+
 static void test_element_encodings(void **state) {
     (void)state;
     char hdr[ENC_ELEM_HDR_BYTES + 3];
@@ -398,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_incarnations_isolate),
         cmocka_unit_test(test_garbage_is_collected),
         cmocka_unit_test(test_tombstones_trigger_compaction),
+        cmocka_unit_test(test_iterator_reuse),
     };
     return cmocka_run_group_tests(tests, setupAll, teardownAll);
 }

@@ -1114,6 +1114,73 @@ static int teardownAll(void **state) {
 
 /* A batch shared by several commands (group commit) answers for its own
  * queued effects, newest first, and counts keys with a TTL exactly. */
+/* Put a key's value in an open batch (old: its state before this put). */
+static void batchSet(stBatch *b, int db, const char *key, const char *val, const stMeta *old) {
+    stMeta m = strMeta(0);
+    stObj *o = stObjNew(&m, val, strlen(val));
+    stBatchPut(b, db, key, strlen(key), old, o);
+    stObjRelease(o);
+}
+
+/* batch.c invariant 5: held-back meta Puts keep the order of every key's
+ * effects; checked after a reopen, so RocksDB's records and not the hot set
+ * answer. */
+static void test_held_meta_puts(void **state) {
+    (void)state;
+    stEngine *st = openEngine("held", 1 << 20, ST_FSYNC_NO);
+    setKey(st, 0, "b", "old", 0);
+    setKey(st, 0, "c", "old", 0);
+    stObj *b0 = stGet(st, 0, "b", 1), *c0 = stGet(st, 0, "c", 1);
+    stMeta sm = strMeta(0);
+    char big[700];
+    memset(big, 'B', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+
+    stBatch *b = stBatchNew(st);
+    batchSet(b, 0, "a", "v1", NULL);
+    batchSet(b, 0, "a", "v2", &sm);
+    batchSet(b, 0, "a", "v3", &sm);
+    batchSet(b, 0, "b", "new", &b0->meta);
+    stBatchDel(b, 0, "b", 1, &sm);
+    stBatchDel(b, 0, "c", 1, &c0->meta);
+    batchSet(b, 0, "c", "again", NULL);
+    batchSet(b, 0, "d", "small", NULL);
+    batchSet(b, 0, "d", big, &sm);
+    batchSet(b, 0, "e", big, NULL);
+    batchSet(b, 0, "e", "small", &sm);
+    batchSet(b, 1, "f", "flushed", NULL);
+    stBatchFlushDb(b, 1);
+    batchSet(b, 1, "g", "after", NULL);
+    batchSet(b, 1, "g", "after2", &sm);
+    char k[16];
+    for (int i = 0; i < 40; i++) { /* more keys than are held */
+        snprintf(k, sizeof(k), "k%d", i);
+        batchSet(b, 2, k, k, NULL);
+        batchSet(b, 2, k, k + 1, &sm);
+    }
+    assert_int_equal(stBatchCommit(b, NULL), C_OK);
+    stObjRelease(b0);
+    stObjRelease(c0);
+    stClose(st);
+
+    st = openEngine("held", 1 << 20, ST_FSYNC_NO);
+    assertValue(st, 0, "a", "v3");
+    assert_null(stGet(st, 0, "b", 1));
+    assertValue(st, 0, "c", "again");
+    assertValue(st, 0, "d", big);
+    assertValue(st, 0, "e", "small");
+    assert_null(stGet(st, 1, "f", 1));
+    assertValue(st, 1, "g", "after2");
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        assertValue(st, 2, k, k + 1);
+    }
+    assert_int_equal(stKeyCount(st, 0), 4);
+    assert_int_equal(stKeyCount(st, 1), 1);
+    assert_int_equal(stKeyCount(st, 2), 40);
+    stClose(st);
+}
+
 static void test_batch_get_and_expires_count(void **state) {
     (void)state;
     stEngine *st = openEngine("staged", 1 << 20, ST_FSYNC_NO);
@@ -1183,6 +1250,7 @@ int main(void) {
         cmocka_unit_test(test_log_header_and_seq),
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_batch_get_and_expires_count),
+        cmocka_unit_test(test_held_meta_puts),
     };
     return cmocka_run_group_tests(tests, setupAll, teardownAll);
 }
