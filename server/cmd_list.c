@@ -76,7 +76,7 @@ static int listPopInto(client *c, stBatch *b, stColl *h, const stObj *o, const c
         size_t el, vl;
         const char *e = stCollIterElem(it, &el), *v = stCollIterVal(it, &vl);
         respAppendBulk(out, v, vl);
-        if (!all) stCollDel(h, e, el);
+        if (!all) stCollDelSeen(h, e, el, vl, 0);
     }
     stCollIterFree(it);
     if (all) stBatchDel(b, c->db, key, klen, &o->meta);
@@ -724,7 +724,8 @@ void lremCommand(client *c)
         const char *v = stCollIterVal(it, &vl);
         if (vl != c->argvlen[3] || memcmp(v, c->argv[3], vl) != 0) continue;
         const char *e = stCollIterElem(it, &el);
-        removed += stCollDel(h, e, el);
+        stCollDelSeen(h, e, el, vl, 0);
+        removed++;
         if (limit && (unsigned long long)removed >= limit) break;
     }
     stCollIterFree(it);
@@ -747,9 +748,10 @@ static void listDropEnd(stColl *h, int where, long long n)
 {
     stCollIter *it = stCollIterNew(h, NULL, 0, where == LIST_TAIL ? ST_ITER_REVERSE : 0);
     for (long long i = 0; i < n && stCollIterValid(it); i++, stCollIterNext(it)) {
-        size_t el;
+        size_t el, vl;
         const char *e = stCollIterElem(it, &el);
-        stCollDel(h, e, el);
+        stCollIterVal(it, &vl);
+        stCollDelSeen(h, e, el, vl, 0);
     }
     stCollIterFree(it);
 }

@@ -829,7 +829,7 @@ void spopCommand(client *c)
         addReplyNull(c);
         return;
     }
-    stCollDel(h, m, ml);
+    stCollDelSeen(h, m, ml, 0, 0);
     uint64_t left = stCollCount(h);
     if (setCommit(c, h, b, o) == C_OK) {
         notifyKeyspaceEvent(NOTIFY_SET, "spop", c->argv[1], c->argvlen[1], c->db);

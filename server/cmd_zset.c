@@ -850,7 +850,9 @@ static void zremrangeGeneric(client *c, int type)
     else if (type == ZR_SCORE) zWalkScore(z, &sr, 0, 0, -1, zCollectVisit, &gone);
     else zWalkLex(z, &lr, 0, 0, -1, zCollectVisit, &gone);
     long long deleted = 0;
-    for (size_t i = 0; i < gone.n; i++) deleted += stCollDel(z, gone.v[i].m, gone.v[i].mlen);
+    /* Each was just seen by the walk, with its score: no read per delete. */
+    for (size_t i = 0; i < gone.n; i++) stCollDelSeen(z, gone.v[i].m, gone.v[i].mlen, 0, gone.v[i].score);
+    deleted = (long long)gone.n;
     zItemsFree(&gone);
     int removed = stCollCount(z) == 0;
     if (zsetFinishWrite(c, z, b, o, deleted > 0) != C_OK) return;
@@ -894,7 +896,7 @@ static int zpopKey(client *c, const char *key, size_t klen, stObj *o, int max, l
         zItemsPush(out, m, ml, stCollIterScore(it));
     }
     stCollIterFree(it);
-    for (size_t i = 0; i < out->n; i++) stCollDel(z, out->v[i].m, out->v[i].mlen);
+    for (size_t i = 0; i < out->n; i++) stCollDelSeen(z, out->v[i].m, out->v[i].mlen, 0, out->v[i].score);
     int removed = stCollCount(z) == 0;
     if (zsetFinishWrite(c, z, b, o, out->n > 0) != C_OK) return C_ERR;
     if (out->n) {

@@ -401,19 +401,17 @@ static void collListEnds(stColl *c) {
     c->hstale = c->tstale = 0;
 }
 
-int stCollDel(stColl *c, const char *elem, size_t elen) {
-    char *blk;
-    const char *p;
-    size_t n;
-    if (!c->count || !collReadElem(c, elem, elen, &blk, &p, &n)) return 0;
-    if (c->type == ST_TYPE_ZSET && n == 8) {
-        collScoreIndex(c, rawScoreDecode(p), elem, elen, 1);
-        collZsetHintDeleted(c, rawScoreDecode(p), elem, elen);
+/* Deletes an element known to exist with payload length n; zset: with its
+ * score index entry unless the record was unreadable (no score). */
+static void collDelKnown(stColl *c, const char *elem, size_t elen, size_t n, int has_score,
+                         double score) {
+    if (c->type == ST_TYPE_ZSET && has_score) {
+        collScoreIndex(c, score, elem, elen, 1);
+        collZsetHintDeleted(c, score, elem, elen);
     }
     c->bytes -= collElemBytes(c, elen, n);
     c->count--;
     c->dels++;
-    free(blk);
     collDelElem(c, elem, elen);
     if (c->type == ST_TYPE_LIST) {
         if (!c->count) {
@@ -427,7 +425,22 @@ int stCollDel(stColl *c, const char *elem, size_t elen) {
             if (!c->tstale && c->tlen == elen && memcmp(c->tail, elem, elen) == 0) c->tstale = 1;
         }
     }
+}
+
+int stCollDel(stColl *c, const char *elem, size_t elen) {
+    char *blk;
+    const char *p;
+    size_t n;
+    if (!c->count || !collReadElem(c, elem, elen, &blk, &p, &n)) return 0;
+    int zs = c->type == ST_TYPE_ZSET && n == 8;
+    collDelKnown(c, elem, elen, n, zs, zs ? rawScoreDecode(p) : 0);
+    free(blk);
     return 1;
+}
+
+void stCollDelSeen(stColl *c, const char *elem, size_t elen, size_t plen, double score) {
+    int zs = c->type == ST_TYPE_ZSET;
+    collDelKnown(c, elem, elen, zs ? 8 : plen, zs, score);
 }
 
 /* ---- Sorted sets ----------------------------------------------------------- */

@@ -266,6 +266,10 @@ int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t 
 /* Removes the element (for a zset, with its score index entry).  Returns 1
  * when it existed. */
 int stCollDel(stColl *c, const char *elem, size_t elen);
+/* Deletes an element the caller just saw through this handle (an iterator
+ * of it, or a read since its last write): payload length plen (ignored for
+ * zsets), zsets: its score.  Skips stCollDel's read of the element. */
+void stCollDelSeen(stColl *c, const char *elem, size_t elen, size_t plen, double score);
 
 /* Sorted sets.  Scores are never NaN (the caller refuses them). */
 int stZsetScore(stColl *c, const char *member, size_t mlen, double *score);
