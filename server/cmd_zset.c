@@ -890,10 +890,13 @@ static int zpopKey(client *c, const char *key, size_t klen, stObj *o, int max, l
     stBatch *b = dbBatch(c);
     stColl *z = collOpenWrite(c, b, key, klen, o, ST_TYPE_ZSET);
     stCollIter *it = max ? stZsetIterNew(z, INFINITY, ST_ITER_REVERSE) : stZsetIterNew(z, -INFINITY, 0);
-    for (; stCollIterValid(it) && (long long)out->n < count; stCollIterNext(it)) {
+    /* No step past the last pop: the next pop seeks back to it (the end
+     * hint), where the reused iterator then already is (coll.c). */
+    while (stCollIterValid(it) && (long long)out->n < count) {
         size_t ml;
         const char *m = stCollIterElem(it, &ml);
         zItemsPush(out, m, ml, stCollIterScore(it));
+        if ((long long)out->n < count) stCollIterNext(it);
     }
     stCollIterFree(it);
     for (size_t i = 0; i < out->n; i++) stCollDelSeen(z, out->v[i].m, out->v[i].mlen, 0, out->v[i].score);

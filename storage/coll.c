@@ -753,6 +753,17 @@ static void iterSettle(stCollIter *it) {
     }
 }
 
+/* A reused iterator (itcache.c) left on exactly the seek key: seeking there
+ * again, forward or backward, would land on the same entry, because the
+ * data it reads has not changed.  Pops resume where the previous one
+ * stopped, so this skips their seek through every level. */
+static int iterAlreadyAt(rocksdb_iterator_t *ri, const char *seek, size_t slen) {
+    if (!rocksdb_iter_valid(ri)) return 0;
+    size_t kn;
+    const char *k = rocksdb_iter_key(ri, &kn);
+    return kn == slen && memcmp(k, seek, slen) == 0;
+}
+
 /* An iterator over cf records in [lower, upper), positioned at `seek`. */
 static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *upper,
                             size_t uplen, const char *seek, size_t slen, int flags) {
@@ -773,8 +784,8 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
     const overlay *ov = stBatchOverlay(c->b);
     int excl = (flags & ST_ITER_EXCLUSIVE) && seek;
     if (!it->reverse) {
-        if (seek) rocksdb_iter_seek(it->it, seek, slen);
-        else rocksdb_iter_seek_to_first(it->it);
+        if (seek && !iterAlreadyAt(it->it, seek, slen)) rocksdb_iter_seek(it->it, seek, slen);
+        else if (!seek) rocksdb_iter_seek_to_first(it->it);
         if (excl && rocksdb_iter_valid(it->it)) {
             size_t kn;
             const char *k = rocksdb_iter_key(it->it, &kn);
@@ -791,8 +802,8 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             it->ovi++;
         }
     } else {
-        if (seek) rocksdb_iter_seek_for_prev(it->it, seek, slen);
-        else rocksdb_iter_seek_to_last(it->it);
+        if (seek && !iterAlreadyAt(it->it, seek, slen)) rocksdb_iter_seek_for_prev(it->it, seek, slen);
+        else if (!seek) rocksdb_iter_seek_to_last(it->it);
         if (excl && rocksdb_iter_valid(it->it)) {
             size_t kn;
             const char *k = rocksdb_iter_key(it->it, &kn);

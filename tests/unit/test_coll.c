@@ -137,6 +137,26 @@ static void test_iterator_reuse(void **state) {
     stColl *r = stCollOpen(st, NULL, 0, "big", 3, o, ST_TYPE_HASH, 0);
     assert_int_equal(countIter(stCollIterNew(r, NULL, 0, 0), last, sizeof(last)), 203);
     assert_string_equal(last, "z2");
+    /* A reused iterator left on the seek key: every kind of open still
+     * starts where a fresh one would. */
+    stCollIter *it = stCollIterNew(r, "f100", 4, 0);
+    stCollIterFree(it); /* cached, positioned on f100 */
+    it = stCollIterNew(r, "f100", 4, ST_ITER_EXCLUSIVE);
+    size_t el;
+    const char *e = stCollIterElem(it, &el);
+    assert_true(el == 4 && memcmp(e, "f101", 4) == 0);
+    stCollIterFree(it);
+    it = stCollIterNew(r, "f101", 4, ST_ITER_REVERSE | ST_ITER_EXCLUSIVE);
+    e = stCollIterElem(it, &el);
+    assert_true(el == 4 && memcmp(e, "f100", 4) == 0);
+    stCollIterFree(it);
+    it = stCollIterNew(r, "f100", 4, ST_ITER_REVERSE);
+    e = stCollIterElem(it, &el);
+    assert_true(el == 4 && memcmp(e, "f100", 4) == 0);
+    stCollIterNext(it);
+    e = stCollIterElem(it, &el);
+    assert_true(el == 4 && memcmp(e, "f099", 4) == 0);
+    stCollIterFree(it);
     stCollClose(r);
     stObjRelease(o);
     stThreadIdle();
