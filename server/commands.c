@@ -48,7 +48,7 @@ static uint64_t parseFlagWords(const char *s)
                  {"no_auth", CMD_NO_AUTH}, {"global", CMD_GLOBAL},     {"nokeys", CMD_NOKEYS},
                  /* Redis words shown by COMMAND INFO; only skip_monitor acts here */
                  {"skip_monitor", CMD_SKIP_MONITOR}, {"no_mandatory_keys", 0},
-                 {"movablekeys", 0}, {"blocking", 0}};
+                 {"movablekeys", CMD_MOVABLEKEYS}, {"blocking", 0}};
     uint64_t f = 0;
     while (*s) {
         while (*s == ' ') s++;
@@ -673,6 +673,49 @@ static void replyFlagSet(client *c, redisCommand *cmd)
     for (int i = 0; i < n; i++) addReplyStatus(c, words[i]);
 }
 
+/* Commands whose keys are counted by a numkeys argument (ZUNION, LMPOP,
+ * ...; EVAL is separate): its index, else 0.  commands.def gives them the
+ * range from their first key to the end (what they may lock); numkeys sits
+ * just before the first key, or at 2 after a destination key. */
+static int numkeysIndex(const redisCommand *cmd)
+{
+    if (!(cmd->flags & CMD_MOVABLEKEYS) || cmd->firstkey <= 0) return 0;
+    return cmd->firstkey == 1 ? 2 : cmd->firstkey - 1;
+}
+
+static void replyBeginSearch(client *c, int index)
+{
+    addReplyBulkStr(c, "begin_search");
+    addReplyMapLen(c, 2);
+    addReplyBulkStr(c, "type");
+    addReplyBulkStr(c, "index");
+    addReplyBulkStr(c, "spec");
+    addReplyMapLen(c, 1);
+    addReplyBulkStr(c, "index");
+    addReplyLongLong(c, index);
+}
+
+static void replyRangeSpec(client *c, const char *flag, int index, int lastkey, int step)
+{
+    addReplyMapLen(c, 3);
+    addReplyBulkStr(c, "flags");
+    addReplySetLen(c, 1);
+    addReplyStatus(c, flag);
+    replyBeginSearch(c, index);
+    addReplyBulkStr(c, "find_keys");
+    addReplyMapLen(c, 2);
+    addReplyBulkStr(c, "type");
+    addReplyBulkStr(c, "range");
+    addReplyBulkStr(c, "spec");
+    addReplyMapLen(c, 3);
+    addReplyBulkStr(c, "lastkey");
+    addReplyLongLong(c, lastkey);
+    addReplyBulkStr(c, "keystep");
+    addReplyLongLong(c, step);
+    addReplyBulkStr(c, "limit");
+    addReplyLongLong(c, 0);
+}
+
 void commandReplyInfo(client *c, redisCommand *cmd)
 {
     if (!cmd) {
@@ -683,9 +726,13 @@ void commandReplyInfo(client *c, redisCommand *cmd)
     addReplyBulkStr(c, cmd->name);
     addReplyLongLong(c, cmd->arity);
     replyFlagSet(c, cmd);
-    addReplyLongLong(c, cmd->firstkey);
-    addReplyLongLong(c, cmd->lastkey);
-    addReplyLongLong(c, cmd->keystep);
+    /* Redis's legacy triple leaves numkeys keys out (they are "movable"):
+     * only a destination at argument 1 stays. */
+    int nk = numkeysIndex(cmd);
+    int legacy_first = nk ? (cmd->firstkey == 1) : cmd->firstkey;
+    addReplyLongLong(c, legacy_first);
+    addReplyLongLong(c, nk ? legacy_first : cmd->lastkey);
+    addReplyLongLong(c, nk ? legacy_first : cmd->keystep);
     /* ACL categories */
     char cat[32];
     snprintf(cat, sizeof(cat), "@%s", strcmp(cmd->group, "generic") ? cmd->group : "keyspace");
@@ -697,33 +744,33 @@ void commandReplyInfo(client *c, redisCommand *cmd)
     if (cmd->flags & CMD_READONLY) addReplyStatus(c, "@read");
     if (cmd->flags & CMD_FAST) addReplyStatus(c, "@fast");
     addReplySetLen(c, 0); /* tips */
-    /* key specs: one range spec when the command has keys */
-    if (cmd->firstkey > 0) {
-        addReplyArrayLen(c, 1);
+    /* key specs: one range spec, or for numkeys commands a destination
+     * (argument 1) and a keynum spec, as Redis 7.0 lists them */
+    if (nk) {
+        int dest = cmd->firstkey == 1;
+        addReplyArrayLen(c, dest + 1);
+        if (dest) replyRangeSpec(c, "OW", 1, 0, 1);
         addReplyMapLen(c, 3);
         addReplyBulkStr(c, "flags");
         addReplySetLen(c, 1);
-        addReplyStatus(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
-        addReplyBulkStr(c, "begin_search");
-        addReplyMapLen(c, 2);
-        addReplyBulkStr(c, "type");
-        addReplyBulkStr(c, "index");
-        addReplyBulkStr(c, "spec");
-        addReplyMapLen(c, 1);
-        addReplyBulkStr(c, "index");
-        addReplyLongLong(c, cmd->firstkey);
+        addReplyStatus(c, (cmd->flags & CMD_WRITE) && !dest ? "RW" : "RO");
+        replyBeginSearch(c, nk);
         addReplyBulkStr(c, "find_keys");
         addReplyMapLen(c, 2);
         addReplyBulkStr(c, "type");
-        addReplyBulkStr(c, "range");
+        addReplyBulkStr(c, "keynum");
         addReplyBulkStr(c, "spec");
         addReplyMapLen(c, 3);
-        addReplyBulkStr(c, "lastkey");
-        addReplyLongLong(c, cmd->lastkey < 0 ? cmd->lastkey : cmd->lastkey - cmd->firstkey);
-        addReplyBulkStr(c, "keystep");
-        addReplyLongLong(c, cmd->keystep);
-        addReplyBulkStr(c, "limit");
+        addReplyBulkStr(c, "keynumidx");
         addReplyLongLong(c, 0);
+        addReplyBulkStr(c, "firstkey");
+        addReplyLongLong(c, 1);
+        addReplyBulkStr(c, "keystep");
+        addReplyLongLong(c, 1);
+    } else if (cmd->firstkey > 0) {
+        addReplyArrayLen(c, 1);
+        replyRangeSpec(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO", cmd->firstkey,
+                       cmd->lastkey < 0 ? cmd->lastkey : cmd->lastkey - cmd->firstkey, cmd->keystep);
     } else {
         addReplyArrayLen(c, 0);
     }
@@ -1048,6 +1095,19 @@ static void commandGetKeys(client *c)
     }
     if (!arityOk(cmd, argc)) {
         addReplyError(c, "Invalid number of arguments specified for command");
+        return;
+    }
+    int nk = numkeysIndex(cmd);
+    if (nk) {
+        long long n;
+        int dest = cmd->firstkey == 1;
+        if (!string2ll(c->argv[2 + nk], c->argvlen[2 + nk], &n) || n < 1 || n > argc - nk - 1) {
+            addReplyError(c, "Invalid arguments specified for command");
+            return;
+        }
+        addReplyArrayLen(c, n + dest);
+        if (dest) addReplyBulk(c, c->argv[3], c->argvlen[3]);
+        for (long long i = 0; i < n; i++) addReplyBulk(c, c->argv[3 + nk + i], c->argvlen[3 + nk + i]);
         return;
     }
     int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;

@@ -60,6 +60,7 @@ typedef void commandProc(client *c);
 #define CMD_NOKEYS (1ULL << 11)  /* "nokeys": touches no keys, takes no lock */
 #define CMD_ALLKEYS (1ULL << 12) /* "allkeys": keys not at fixed positions (MSET etc. use step) */
 #define CMD_SKIP_MONITOR (1ULL << 13) /* "skip_monitor": MONITOR sees it before it runs (EVAL) */
+#define CMD_MOVABLEKEYS (1ULL << 14) /* "movablekeys": keys counted by a numkeys argument */
 
 typedef struct redisCommand {
     const char *name;     /* lower case */

@@ -599,6 +599,55 @@ def test_command_errors_and_getkeys(rr):
     assert str(e.value) == "The command has no key arguments"
 
 
+NUMKEYS_GETKEYS = [
+    (["zunionstore", "dst", "2", "a", "b", "weights", "1", "2"], ["dst", "a", "b"]),
+    (["zunion", "2", "a", "b", "withscores"], ["a", "b"]),
+    (["zinterstore", "dst", "1", "a"], ["dst", "a"]),
+    (["zdiff", "1", "a"], ["a"]),
+    (["zintercard", "2", "a", "b", "limit", "1"], ["a", "b"]),
+    (["lmpop", "2", "a", "b", "left", "count", "3"], ["a", "b"]),
+    (["blmpop", "0", "2", "a", "b", "left"], ["a", "b"]),
+    (["zmpop", "1", "a", "min"], ["a"]),
+    (["bzmpop", "0", "1", "a", "min"], ["a"]),
+    (["sintercard", "2", "a", "b", "limit", "1"], ["a", "b"]),
+    # numkeys not a count of the keys present: no keys, an error
+    (["zunionstore", "dst", "5", "a"], "Invalid arguments specified for command"),
+    (["zdiff", "x", "a"], "Invalid arguments specified for command"),
+    (["lmpop", "0", "a", "left"], "Invalid arguments specified for command"),
+]
+
+
+@pytest.mark.parametrize("args,expected", NUMKEYS_GETKEYS)
+def test_command_getkeys_numkeys(rr, args, expected):
+    r = rr
+    if isinstance(expected, str):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("COMMAND", "GETKEYS", *args)
+        assert str(e.value) == expected
+    else:
+        assert r.execute_command("COMMAND", "GETKEYS", *args) == expected
+
+
+def test_command_info_numkeys_key_specs(rr):
+    """Redis 7.0: the legacy (first, last, step) of a numkeys command keeps
+    only a destination key; the key specs add a keynum spec."""
+    legacy = {"zunionstore": [1, 1, 1], "zdiffstore": [1, 1, 1], "zunion": [0, 0, 0],
+              "lmpop": [0, 0, 0], "blmpop": [0, 0, 0], "sintercard": [0, 0, 0],
+              "bzmpop": [0, 0, 0], "get": [1, 1, 1], "mset": [1, -1, 2]}
+    infos = rr.execute_command("COMMAND", "INFO", *legacy)
+    for info in infos:
+        name, specs = info[0], info[8]
+        assert list(info[3:6]) == legacy[name], name
+        if name in ("get", "mset"):
+            continue
+        assert len(specs) == (2 if name.endswith("store") else 1), name
+        keynum = dict(zip(specs[-1][::2], specs[-1][1::2]))
+        find = dict(zip(keynum["find_keys"][::2], keynum["find_keys"][1::2]))
+        assert find["type"] == "keynum", name
+        assert dict(zip(find["spec"][::2], find["spec"][1::2])) == {
+            "keynumidx": 0, "firstkey": 1, "keystep": 1}, name
+
+
 # --------------------------------------------------------------- redis-cli ---
 
 def test_redis_cli_unmodified(server):
