@@ -331,6 +331,7 @@ done:
 static void batchApply(stBatch *b) {
     stEngine *st = b->st;
     uint64_t expire_dead = b->expire_dels;
+    int wake = 0;
     for (size_t i = 0; i < b->ndbs; i++) {
         batchDbDelta *d = &b->dbs[i];
         int64_t dead = d->dels;
@@ -338,7 +339,10 @@ static void batchApply(stBatch *b) {
             /* A FLUSHDB's range delete hides every key the db had. */
             int64_t had = atomic_exchange(&st->counts[d->pdb], d->delta);
             dead += had;
-            if (had > 0) atomic_store(&st->flushed[d->pdb], 1);
+            if (had > 0) {
+                atomic_store(&st->flushed[d->pdb], 1);
+                wake = 1;
+            }
             int64_t had_ttl = atomic_exchange(&st->expires[d->pdb], d->edelta);
             atomic_store(&st->bytes[d->pdb], d->bdelta);
             if (b->flushes_expire && had_ttl > 0) expire_dead += (uint64_t)had_ttl;
@@ -350,6 +354,7 @@ static void batchApply(stBatch *b) {
         if (dead > 0) atomic_fetch_add_explicit(&st->dead[d->pdb], dead, memory_order_relaxed);
     }
     if (expire_dead) atomic_fetch_add_explicit(&st->expire_dead, expire_dead, memory_order_relaxed);
+    if (wake) stCompactWake(st); /* compact.c: the hidden ranges go now */
     if (b->newmap) {
         for (int i = 0; i < st->npdb; i++) {
             atomic_store(&st->l2p[i], b->newmap[i]);

@@ -18,7 +18,8 @@
  *   - the meta range of a physical db (its 2-byte prefix), when its estimate
  *     reaches max(COMPACT_MIN_DEAD, live keys) and has stopped growing since
  *     the last check, or reached twice that; after a FLUSHDB, at the next
- *     check as long as the estimate is at least the live keys;
+ *     check as long as the estimate is at least the live keys, and then the
+ *     db's sub and zscore ranges too (a FLUSHDB wakes the thread at once);
  *   - the expire index below the highest point an expiry scan got to, which
  *     holds the tombstones of the entries it removed (iter.c), when its
  *     estimate reaches COMPACT_MIN_DEAD and has stopped growing, or
@@ -114,6 +115,14 @@ static void compactRun(stEngine *st) {
         encDbPrefix(lo, (uint16_t)p);
         encDbPrefix(hi, (uint16_t)(p + 1)); /* p < 0xFFFF: pdb 0xFFFF is never used */
         compactRange(st, ST_CF_META, lo, sizeof(lo), hi, sizeof(hi));
+        if (flushed) {
+            /* The collections' elements were hidden by range deletes too.
+             * Until these leave the memtable, a reverse step of an iterator
+             * over a collection written since searched them: 3,000 LINSERT
+             * BEFORE after a FLUSHALL took 15 s instead of 0.05 s. */
+            compactRange(st, ST_CF_SUB, lo, sizeof(lo), hi, sizeof(hi));
+            compactRange(st, ST_CF_ZSCORE, lo, sizeof(lo), hi, sizeof(hi));
+        }
     }
     uint64_t edead = atomic_load_explicit(&st->expire_dead, memory_order_relaxed);
     uint64_t eprev = st->expire_dead_prev;
@@ -234,6 +243,13 @@ int stCompactStart(stEngine *st, char **err) {
     }
     st->compact_started = 1;
     return C_OK;
+}
+
+void stCompactWake(stEngine *st) {
+    if (!st->compact_started) return;
+    pthread_mutex_lock(&st->compact_mu);
+    pthread_cond_signal(&st->compact_cond);
+    pthread_mutex_unlock(&st->compact_mu);
 }
 
 void stCompactStop(stEngine *st) {

@@ -374,6 +374,8 @@ int stSysGet(stEngine *st, const char *key, size_t klen, char **val, size_t *vle
 int stCompactStart(stEngine *st, char **err);
 /* Stops it (a running compaction is cancelled) and joins it.  Call before
  * closing the db; harmless if it never started. */
+/* Runs a check now (a FLUSHDB just hid keys). */
+void stCompactWake(stEngine *st);
 void stCompactStop(stEngine *st);
 
 /* Physical db of logical db, or -1 if out of range. */
