@@ -9,8 +9,12 @@
 # SPOP HSET ZADD ZPOPMIN LRANGE_100, -d 100) and a ZRANGEBYSCORE workload on
 # a 1,000,000-member sorted set (LIMIT 0 10 from a random score).
 #
+# With --rounds N the whole sequence of tests runs N times (FLUSHALL between
+# rounds, so every round starts from the same state) and each cell is the
+# median of the N runs: on two shared cores one run's ratio moves by +-0.1.
+#
 # Usage: bench/compare.sh [--record] [--requests N] [--tests "set get incr mset"]
-#                         [--sizes "100 8192"] [--collections]
+#                         [--sizes "100 8192"] [--collections] [--rounds N]
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -24,11 +28,13 @@ SIZES="100 8192"
 PIPES="1 16"
 CLIENTS=50
 KEYSPACE=100000
+ROUNDS=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --record) RECORD=1 ;;
     --requests) N="$2"; shift ;;
     --tests) TESTS="$2"; shift ;;
+    --rounds) ROUNDS="$2"; shift ;;
     --sizes) SIZES="$2"; shift ;;
     --collections)
         TESTS="lpush lpop rpop sadd spop hset zadd zpopmin lrange_100"
@@ -69,14 +75,38 @@ OUT="$WORK/table.md"
 } >"$OUT"
 # Sizes outermost, FLUSHALL between them: GET must read values of its own
 # size (redis-benchmark's GET reads what SET wrote to the same key names).
+# Each run appends "strata_rps sp50 sp99 redis_rps rp50 rp99" to a file per
+# cell; the table takes the medians.
+CELLS="$WORK/cells"
+mkdir -p "$CELLS"
+for round in $(seq "$ROUNDS"); do
+    for d in $SIZES; do
+        redis-cli -p "$SP" flushall >/dev/null
+        redis-cli -p "$RP" flushall >/dev/null
+        for t in $TESTS; do
+            for p in $PIPES; do
+                read -r srps sp50 sp99 < <(run "$SP" "$t" "$d" "$p")
+                read -r rrps rp50 rp99 < <(run "$RP" "$t" "$d" "$p")
+                echo "$srps $sp50 $sp99 $rrps $rp50 $rp99" >>"$CELLS/$t,$d,$p"
+                echo "round $round: $t -d $d -P $p: strata $srps redis $rrps" >&2
+            done
+        done
+    done
+done
+# median CELLFILE -> "srps sp50 sp99 rrps rp50 rp99 ratio" (medians per column)
+median() {
+    python3 - "$1" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+cols = [statistics.median(c) for c in zip(*rows)]
+ratio = statistics.median(r[0] / r[3] for r in rows)
+print(" ".join(f"{v:.3f}" if i % 3 else f"{v:.2f}" for i, v in enumerate(cols)), f"{ratio:.2f}")
+PY
+}
 for d in $SIZES; do
-    redis-cli -p "$SP" flushall >/dev/null
-    redis-cli -p "$RP" flushall >/dev/null
     for t in $TESTS; do
         for p in $PIPES; do
-            read -r srps sp50 sp99 < <(run "$SP" "$t" "$d" "$p")
-            read -r rrps rp50 rp99 < <(run "$RP" "$t" "$d" "$p")
-            ratio=$(python3 -c "print(f'{$srps/$rrps:.2f}')")
+            read -r srps sp50 sp99 rrps rp50 rp99 ratio < <(median "$CELLS/$t,$d,$p")
             echo "| $t | $d | $p | $srps | $sp50 | $sp99 | $rrps | $rp50 | $rp99 | $ratio |" >>"$OUT"
             tail -n 1 "$OUT"
         done
@@ -106,9 +136,12 @@ zrange_run() {
 if [ "$COLLECTIONS" = 1 ]; then
     zset_load "$SP"
     zset_load "$RP"
-    read -r srps sp50 sp99 < <(zrange_run "$SP")
-    read -r rrps rp50 rp99 < <(zrange_run "$RP")
-    ratio=$(python3 -c "print(f'{$srps/$rrps:.2f}')")
+    for round in $(seq "$ROUNDS"); do
+        read -r srps sp50 sp99 < <(zrange_run "$SP")
+        read -r rrps rp50 rp99 < <(zrange_run "$RP")
+        echo "$srps $sp50 $sp99 $rrps $rp50 $rp99" >>"$CELLS/zrangebyscore"
+    done
+    read -r srps sp50 sp99 rrps rp50 rp99 ratio < <(median "$CELLS/zrangebyscore")
     echo "| zrangebyscore 1M LIMIT 0 10 | - | 1 | $srps | $sp50 | $sp99 | $rrps | $rp50 | $rp99 | $ratio |" >>"$OUT"
 fi
 echo
@@ -124,7 +157,8 @@ if [ "$RECORD" = 1 ]; then
         echo "\`redis-server --save '' --appendonly no\`;"
         echo "\`redis-benchmark -t TEST -n $N (x5 pipelined, /2 at 8 KB) -d SIZE -P PIPE -c $CLIENTS -r $KEYSPACE --csv\`."
         [ "$COLLECTIONS" = 1 ] && echo "ZRANGEBYSCORE: $ZSET_MEMBERS members (score i), \`redis-benchmark -n $N -c $CLIENTS -r $ZSET_MEMBERS zrangebyscore bigz __rand_int__ +inf LIMIT 0 10\`."
-        echo "Strata and Redis ran alternately, each test on one server then the other."
+        echo "Strata and Redis ran alternately, each test on one server then the other;"
+        echo "$ROUNDS round(s) of the whole sequence (FLUSHALL between rounds), each cell the median of the rounds (ratio: median of the per-round ratios)."
         echo
         cat "$OUT"
     } >>bench/RESULTS.md
