@@ -18,7 +18,8 @@
  *     the caller's overlay supplies them.)
  *  2. Only threads that called stThreadInit(1) cache, and they drop every
  *     cached iterator in stThreadIdle() before they sleep, so no iterator
- *     pins memtables or SST files while its thread waits.
+ *     pins memtables or SST files while its thread waits (and none outlives
+ *     its engine: the server closes storage after its loops end).
  *  3. A slot owns its bound buffers: the read options point at them
  *     (RocksDB does not copy bounds).
  */
@@ -34,6 +35,7 @@ typedef struct itSlot itSlot;
 struct itSlot {
     rocksdb_iterator_t *it; /* NULL: slot free */
     rocksdb_readoptions_t *ro;
+    stEngine *st;
     int cf, busy;
     uint64_t seq;
     char *lower, *upper;
@@ -79,6 +81,7 @@ static int sameBytes(const char *a, size_t an, const char *b, size_t bn) {
 
 static void slotFill(itSlot *s, stEngine *st, int cf, uint64_t seq, const char *lower,
                      size_t lolen, const char *upper, size_t uplen) {
+    s->st = st;
     s->cf = cf;
     s->seq = seq;
     s->lower = dupBytes(lower, lolen);
@@ -92,35 +95,36 @@ static void slotFill(itSlot *s, stEngine *st, int cf, uint64_t seq, const char *
     s->busy = 1;
 }
 
+/* An iterator for one use, not cached (itcRelease() frees it). */
+static itSlot *ownedIter(stEngine *st, int cf, const char *lower, size_t lolen,
+                         const char *upper, size_t uplen) {
+    itSlot *own = calloc(1, sizeof(*own));
+    if (!own) abort();
+    slotFill(own, st, cf, 0, lower, lolen, upper, uplen);
+    own->owned = 1;
+    return own;
+}
+
 itcHandle *itcAcquire(stEngine *st, int cf, const char *lower, size_t lolen,
                       const char *upper, size_t uplen) {
-    if (!itcEnabled) {
-        itSlot *own = calloc(1, sizeof(*own));
-        if (!own) abort();
-        slotFill(own, st, cf, 0, lower, lolen, upper, uplen);
-        own->owned = 1;
-        return own;
-    }
+    if (!itcEnabled) return ownedIter(st, cf, lower, lolen, upper, uplen);
     uint64_t seq = rocksdb_get_latest_sequence_number(st->db);
     itSlot *victim = NULL;
     for (int i = 0; i < ITC_SLOTS; i++) {
         itSlot *s = &itcSlots[i];
         if (s->busy) continue;
-        if (s->it && s->seq != seq) slotDrop(s); /* invariant 1 */
-        if (s->it && s->cf == cf && sameBytes(s->lower, s->lolen, lower, lolen) &&
+        if (s->it && s->st == st && s->seq != seq) slotDrop(s); /* invariant 1 */
+        if (s->it && s->st == st && s->cf == cf && sameBytes(s->lower, s->lolen, lower, lolen) &&
             sameBytes(s->upper, s->uplen, upper, uplen)) {
             s->busy = 1;
             return s;
         }
         if (!victim || !s->it || (victim->it && s->used < victim->used)) victim = s;
     }
-    if (!victim) { /* every slot busy: nested iterators, rare */
-        itSlot *own = calloc(1, sizeof(*own));
-        if (!own) abort();
-        slotFill(own, st, cf, seq, lower, lolen, upper, uplen);
-        own->owned = 1;
-        return own;
-    }
+    /* Every slot busy (nested iterators), or the victim belongs to another
+     * engine, which is only dropped with its own stThreadIdle(). */
+    if (!victim || (victim->it && victim->st != st))
+        return ownedIter(st, cf, lower, lolen, upper, uplen);
     if (victim->it) slotDrop(victim);
     slotFill(victim, st, cf, seq, lower, lolen, upper, uplen);
     return victim;
