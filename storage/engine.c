@@ -375,9 +375,11 @@ static int stLoadCounts(stEngine *st, char **err) {
     st->bytes = malloc(sizeof(*st->bytes) * st->npdb);
     st->dead = malloc(sizeof(*st->dead) * st->npdb);
     st->dead_prev = calloc((size_t)st->npdb, sizeof(*st->dead_prev));
+    st->dead_tail = calloc((size_t)st->npdb, sizeof(*st->dead_tail));
     st->random_wmax = malloc(sizeof(*st->random_wmax) * st->npdb);
     st->flushed = malloc(sizeof(*st->flushed) * st->npdb);
-    if (!st->counts || !st->expires || !st->bytes || !st->dead || !st->dead_prev || !st->random_wmax ||
+    if (!st->counts || !st->expires || !st->bytes || !st->dead || !st->dead_prev || !st->dead_tail ||
+        !st->random_wmax ||
         !st->flushed) {
         if (err) *err = strdup("out of memory");
         return C_ERR;
@@ -707,6 +709,7 @@ void stClose(stEngine *st) {
     free((void *)st->bytes);
     free((void *)st->dead);
     free(st->dead_prev);
+    free(st->dead_tail);
     free((void *)st->random_wmax);
     free((void *)st->flushed);
     free(st->dir);

@@ -221,7 +221,9 @@ struct stEngine {
     _Atomic int *flushed;             /* a FLUSHDB hid keys of the db (range delete) */
     _Atomic uint64_t expire_dead;     /* expire index entries deleted */
     int64_t *dead_prev;               /* dead[] at the last check (thread only) */
+    uint8_t *dead_tail;               /* compacted while deletes went on (thread only) */
     uint64_t expire_dead_prev;        /* expire_dead at the last check (thread only) */
+    int expire_tail;                  /* same, for the expire index (thread only) */
     pthread_t compact_thread;
     pthread_mutex_t compact_mu;
     pthread_cond_t compact_cond;
