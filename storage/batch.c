@@ -263,6 +263,7 @@ static int batchWrite(stBatch *b, char **err) {
     void (*hook)(void *) = NULL;
     void *hook_ud = NULL;
 
+    batchPendFlush(b); /* invariant 5: every held Put goes in */
     pthread_mutex_lock(&st->commit_mu);
     int mode = atomic_load(&st->fsync_mode);
     if (b->raw) {
@@ -275,7 +276,6 @@ static int batchWrite(stBatch *b, char **err) {
         }
         goto written;
     }
-    batchPendFlush(b);
     uint64_t seq = st->seq + 1;
     char vvkey[ENC_SYS_VV_KEY_LEN], vvval[8];
     encSysVvKey(vvkey, st->node_id);
