@@ -12,7 +12,6 @@ that no reply has come yet; every wait is bounded.  Tests not marked
 strata_only pass against redis-server 7.0.15 too.
 """
 import os
-import socket
 import threading
 import time
 
@@ -20,35 +19,11 @@ import pytest
 
 from strata import SLOW, wait_until
 from rawresp import RawConn, encode
+from blocked import block, blocked, conns_on_both_threads, no_reply_yet, wait_blocked
 
 IS_REDIS = os.path.basename(os.environ.get("STRATA_BIN", "")) == "redis-server"
 strata_only = pytest.mark.skipif(IS_REDIS, reason="Strata-specific behaviour")
 WRONGTYPE = b"WRONGTYPE Operation against a key holding the wrong kind of value"
-QUIET_S = 0.3  # how long "no reply yet" is checked for
-
-
-def blocked(r):
-    return r.info("clients")["blocked_clients"]
-
-
-def wait_blocked(r, n):
-    wait_until(lambda: blocked(r) == n, msg=f"{n} blocked clients")
-
-
-def block(port, r, *cmd, n=1, resp3=False):
-    """Opens a connection that sends cmd and blocks; waits until the server
-    counts n blocked clients.  Returns the connection."""
-    w = RawConn(port)
-    if resp3:
-        assert w.cmd("HELLO", "3").type == "%"
-    w.send(encode(*cmd))
-    wait_blocked(r, n)
-    return w
-
-
-def no_reply_yet(w):
-    with pytest.raises(socket.timeout):
-        w.reply(timeout=QUIET_S)
 
 
 def py(reply):
@@ -482,30 +457,6 @@ def test_no_element_lost_or_duplicated(server, r):
 
 
 # ---- Several event loops (--server-threads 2) -----------------------------------------
-
-def conns_on_both_threads(mt_server, mt):
-    """Two connections, one on each event loop (found through INFO's
-    per-loop connection counts)."""
-    def counts():
-        v = mt.info("clients")["server_thread_clients"]
-        return v if isinstance(v, dict) else dict([v.split("=")])
-    found, spare = {}, []
-    for _ in range(64):
-        before = counts()
-        conn = RawConn(mt_server.port)
-        assert conn.cmd("PING").value == b"PONG"
-        after = counts()
-        t = next(k for k in after if int(after[k]) > int(before.get(k, 0)))
-        if t in found:
-            spare.append(conn)
-        else:
-            found[t] = conn
-        if len(found) == 2:
-            break
-    for conn in spare:
-        conn.close()
-    assert len(found) == 2, "the kernel put every connection on one loop"
-    return found["t0"], found["t1"]
 
 
 @strata_only
