@@ -3,6 +3,7 @@ for the server to count blocked clients, opening a connection that blocks,
 checking that no reply came, and finding one connection on each event loop
 of a --server-threads 2 server."""
 import socket
+import time
 
 import pytest
 
@@ -59,3 +60,15 @@ def conns_on_both_threads(mt_server, mt):
         conn.close()
     assert len(found) == 2, "the kernel put every connection on one loop"
     return found["t0"], found["t1"]
+
+
+def keyevents(p, n, timeout_s):
+    """The next n keyevent notifications on pubsub p as (event, key) pairs,
+    waiting at most timeout_s."""
+    got = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < n and time.monotonic() < deadline:
+        m = p.get_message(timeout=0.2)
+        if m and m["type"] == "pmessage":
+            got.append((m["channel"].split(":", 1)[1], m["data"]))
+    return got

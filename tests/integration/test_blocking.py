@@ -19,7 +19,7 @@ import pytest
 
 from strata import SLOW, wait_until
 from rawresp import RawConn, encode
-from blocked import block, blocked, conns_on_both_threads, no_reply_yet, wait_blocked
+from blocked import block, blocked, conns_on_both_threads, keyevents, no_reply_yet, wait_blocked
 
 IS_REDIS = os.path.basename(os.environ.get("STRATA_BIN", "")) == "redis-server"
 strata_only = pytest.mark.skipif(IS_REDIS, reason="Strata-specific behaviour")
@@ -258,13 +258,7 @@ def test_keyspace_events_of_a_served_client(server, r):
         w = block(server.port, r, "BLPOP", "q", 0)
         r.rpush("q", "a")
         assert py(w.reply()) == [b"q", b"a"]
-        got = []
-        deadline = time.monotonic() + 10 * SLOW
-        while len(got) < 3 and time.monotonic() < deadline:
-            m = p.get_message(timeout=0.2)
-            if m and m["type"] == "pmessage":
-                got.append((m["channel"].split(":", 1)[1], m["data"]))
-        assert got == [("rpush", "q"), ("lpop", "q"), ("del", "q")]
+        assert keyevents(p, 3, 10 * SLOW) == [("rpush", "q"), ("lpop", "q"), ("del", "q")]
         p.close()
         w.close()
     finally:

@@ -18,7 +18,7 @@ import pytest
 from strata import SLOW, wait_until
 from checks import arity_err, err
 from rawresp import RawConn, encode
-from blocked import block, blocked, conns_on_both_threads, no_reply_yet, wait_blocked
+from blocked import block, blocked, conns_on_both_threads, keyevents, no_reply_yet, wait_blocked
 
 IS_REDIS = os.path.basename(os.environ.get("STRATA_BIN", "")) == "redis-server"
 strata_only = pytest.mark.skipif(IS_REDIS, reason="Strata-specific behaviour")
@@ -273,13 +273,7 @@ def test_keyspace_events_of_a_served_client(server, r):
         w = block(server.port, r, "BZPOPMIN", "z", 0)
         r.zadd("z", {"a": 1})
         assert w.reply().py() == [b"z", b"a", b"1"]
-        got = []
-        deadline = time.monotonic() + 10 * SLOW
-        while len(got) < 3 and time.monotonic() < deadline:
-            m = p.get_message(timeout=0.2)
-            if m and m["type"] == "pmessage":
-                got.append((m["channel"].split(":", 1)[1], m["data"]))
-        assert got == [("zadd", "z"), ("zpopmin", "z"), ("del", "z")]
+        assert keyevents(p, 3, 10 * SLOW) == [("zadd", "z"), ("zpopmin", "z"), ("del", "z")]
         p.close()
         w.close()
     finally:
