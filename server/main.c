@@ -165,23 +165,10 @@ static int openStorage(void)
     o.dir = path;
     o.databases = cfg.databases;
     o.fsync_mode = cfg.appendfsync;
-    /* maxmemory split (keydb.conf documents it): 30% hot set, 30% RocksDB
-     * block cache (index and filter partitions of a large dataset must fit,
-     * or every miss reads them: zipf GETs over 1 GB at 64mb went 146k ->
-     * 177k rps from 15% to 30%), 10% memtables (up to two of them are alive while one
-     * flushes), the rest for connections, replication windows, iterators
-     * and allocator slack.  Without maxmemory: a 256 MB hot set and
+    /* maxmemory's split: memory.c.  Without maxmemory: a 256 MB hot set and
      * storage's defaults. */
-    if (cfg.maxmemory) {
-        o.hotset_max_bytes = memHotsetShare();
-        o.block_cache_bytes = cfg.maxmemory * 30 / 100;
-        o.write_buffer_bytes = cfg.maxmemory * 10 / 100;
-        if (o.write_buffer_bytes < (4 << 20)) o.write_buffer_bytes = 4 << 20;
-    } else {
-        o.hotset_max_bytes = 256ULL * 1024 * 1024;
-    }
-    if (cfg.rocksdb_block_cache_size) o.block_cache_bytes = cfg.rocksdb_block_cache_size;
-    if (cfg.rocksdb_write_buffer_size) o.write_buffer_bytes = cfg.rocksdb_write_buffer_size;
+    memStorageSizes(&o.block_cache_bytes, &o.write_buffer_bytes);
+    o.hotset_max_bytes = memHotsetShare();
     o.wal_ttl_seconds = cfg.repl_backlog_ttl > 0 ? (uint64_t)cfg.repl_backlog_ttl : 0;
     o.wal_size_limit_mb = (cfg.repl_backlog_size + (1 << 20) - 1) / (1 << 20);
     char *err = NULL;

@@ -418,6 +418,9 @@ size_t memAllocated(size_t *resident); /* jemalloc stats.allocated (and .residen
 size_t memPeak(size_t used);         /* records used, returns the peak so far */
 int memPurge(void);                  /* MEMORY PURGE */
 size_t memHotsetBudget(void);        /* the hot set's budget now */
+/* RocksDB's block cache and memtable budget under maxmemory (0 = storage's
+ * defaults), CONFIG overrides applied; the hot set's share follows from them. */
+void memStorageSizes(size_t *block_cache, size_t *write_buffer);
 size_t memHotsetShare(void);         /* its share of maxmemory */
 int memStorageRefuses(void);         /* a write would pass maxstorage: -OOM */
 void memApplySettings(void);         /* maxmemory / policy changed */

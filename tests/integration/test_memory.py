@@ -24,7 +24,7 @@ Where Strata differs from Redis by design, and what these tests do instead:
   starts again at 5 (Redis never drops a key's counter without the key).
 - The memory keeper trims the hot set's budget while jemalloc's resident
   bytes are above maxmemory, and gives it back within about a second.  Tests
-  wait for the full budget (hotset_max_bytes = 30% of maxmemory) before they
+  wait for the full budget (hotset_max_bytes, about 35% of 32mb) before they
   measure, and make eviction pressure by reading (admitted on the second
   miss) rather than writing, so that memtables do not grow while they measure.
 
@@ -44,7 +44,10 @@ from strata import ASAN, SLOW, StrataServer, wait_until
 
 MAXMEM_BYTES = 32 << 20
 MAXMEM_ARGS = ["--maxmemory", "32mb"]
-HOTSET_SHARE_BYTES = MAXMEM_BYTES * 30 // 100  # server/memory.c memHotsetShare()
+# server/memory.c memHotsetShare(): maxmemory minus the block cache (15%), two
+# memtable budgets (10%, at least 4 MB each) and the reserve (10%, >= 8 MB).
+HOTSET_SHARE_BYTES = (MAXMEM_BYTES - MAXMEM_BYTES * 15 // 100 - 2 * max(MAXMEM_BYTES * 10 // 100, 4 << 20)
+                      - max(MAXMEM_BYTES * 10 // 100, 8 << 20))
 VALUE_BYTES = 1024
 # What one 1 KB string with a ~10-byte key costs in the hot set (MEMORY
 # USAGE says 1156 for a 3-byte key); used only to size the workloads.
@@ -271,7 +274,7 @@ class RssSampler:
 
 # ------------------------------------------------ eviction keeps the data ---
 
-N_POLICY_KEYS = 20000  # 20 MB of values: about 2x the hot set's share
+N_POLICY_KEYS = 2 * HOTSET_CAPACITY  # 20 MB of values: twice the hot set's share
 
 
 @pytest.mark.parametrize("policy", POLICIES)
