@@ -21,7 +21,8 @@ import pytest
 from strata import (SLOW, wait_until, start_replica_pair,
                     wait_replica_converged, assert_rss_within_maxmemory)
 from checks import arity_err, err
-from rawresp import RawConn
+from rawresp import RawConn, encode
+from blocked import conns_on_both_threads
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 POSITIVE = "value is out of range, must be positive"
@@ -280,6 +281,99 @@ def test_random_members_of_a_large_set(c):
             p.execute_command("SPOP", "s")
         popped += [m for m in p.execute() if m is not None]
     assert sorted(popped) == sorted(members)
+
+
+def spop_n(c, key, n):
+    p = c.pipeline(transaction=False)
+    for _ in range(n):
+        p.execute_command("SPOP", key)
+    return p.execute()
+
+
+def test_spop_pool_pops_every_member_once(c):
+    """Repeated SPOPs of a big set go through a pool of random members
+    (server/setpool.c) after a few descents: every member comes out once,
+    then nil and the key is gone."""
+    members = [f"element:{i:012d}" for i in range(3000)]
+    sadd_many(c, "s", members)
+    popped = spop_n(c, "s", 3000)
+    assert sorted(popped) == members
+    assert c.execute_command("SPOP", "s") is None
+    assert c.exists("s") == 0
+
+
+def test_spop_pool_follows_other_writes(c):
+    """A pool is used only for the set state it was stored for: members
+    removed (SREM, SMOVE) or added meanwhile, or a new set under the same
+    name, never leave a popped member that is not in the set, nor a member
+    popped twice."""
+    rng = random.Random(11)
+    members = [f"m{i:05d}" for i in range(4000)]
+    sadd_many(c, "s", members)
+    popped = spop_n(c, "s", 200)
+    live = set(members) - set(popped)
+    gone = rng.sample(sorted(live), 2500)
+    for i in range(0, len(gone), 500):
+        c.execute_command("SREM", "s", *gone[i:i + 500])
+    c.execute_command("SMOVE", "s", "other", sorted(live - set(gone))[0])
+    added = [f"n{i:05d}" for i in range(300)]
+    sadd_many(c, "s", added)
+    live = (live - set(gone) - {sorted(live - set(gone))[0]}) | set(added)
+    assert smembers(c, "s") == live
+    rest = spop_n(c, "s", len(live) + 1)
+    assert rest[-1] is None
+    assert sorted(rest[:-1]) == sorted(live)
+    # The same name, a new set (a new incarnation), popped after an old pool.
+    sadd_many(c, "t", members)
+    spop_n(c, "t", 100)
+    c.delete("t")
+    fresh = [f"f{i:05d}" for i in range(3000)]
+    sadd_many(c, "t", fresh)
+    assert sorted(spop_n(c, "t", 3000)) == fresh
+
+
+def test_spop_pool_order_is_random(c):
+    """Pops from a pool are a uniformly random order of the members: the
+    ranks of 1,000 pops after the first few spread evenly over the set and
+    do not follow the members' order (a pool of the set's first members, or
+    one popped in order, fails)."""
+    n = 20000
+    # 100-byte members: a pool (512 KB) holds about a quarter of the set.
+    members = [f"m{i:06d}" + "x" * 93 for i in range(n)]
+    sadd_many(c, "s", members)
+    spop_n(c, "s", 200)  # past the descents that come before a pool
+    popped = spop_n(c, "s", 1000)
+    ranks = [int(m[1:7]) for m in popped]
+    buckets = collections.Counter(r * 10 // n for r in ranks)
+    assert all(60 <= buckets[b] <= 140 for b in range(10)), buckets  # 100 expected
+    # Spearman's rho between pop order and member rank: ~0 (sd ~0.03).
+    order = sorted(range(len(ranks)), key=lambda i: ranks[i])
+    rank_of = [0] * len(ranks)
+    for pos, i in enumerate(order):
+        rank_of[i] = pos
+    m = len(ranks)
+    rho = 1 - 6 * sum((i - rank_of[i]) ** 2 for i in range(m)) / (m * (m * m - 1))
+    assert abs(rho) < 0.15, rho
+
+
+@strata_only
+def test_spop_pool_across_threads(mt_server, mt):
+    """Two connections on different server threads pop the same set at
+    once (one pool, taken by one command at a time): every member comes out
+    exactly once."""
+    members = [f"e{i:05d}" for i in range(4000)]
+    sadd_many(mt, "s", members)
+    conns = conns_on_both_threads(mt_server, mt)
+    try:
+        for conn in conns:
+            conn.send(b"".join(encode("SPOP", "s") for _ in range(2100)))
+        got = [r.value for conn in conns for r in conn.replies(2100, timeout=60)]
+    finally:
+        for conn in conns:
+            conn.close()
+    popped = [m.decode() for m in got if m is not None]
+    assert sorted(popped) == members
+    assert got.count(None) == 200
 
 
 def draws(c, key, n):
