@@ -246,6 +246,18 @@ def test_random_members_are_spread(c):
     assert len(firsts) == 10
 
 
+def repeat(c, n, *cmd):
+    """The replies of cmd sent n times in one pipeline."""
+    p = c.pipeline(transaction=False)
+    for _ in range(n):
+        p.execute_command(*cmd)
+    return p.execute()
+
+
+def spop_n(c, key, n):
+    return repeat(c, n, "SPOP", key)
+
+
 def test_random_members_of_a_large_set(c):
     """Sets past the exact-pick size: picks by seeking (cmd_set.c) still
     return members, distinct when asked, and reach the whole set."""
@@ -264,10 +276,7 @@ def test_random_members_of_a_large_set(c):
     assert len(got) == 60 and set(got) <= allm
     popped = c.execute_command("SPOP", "s", "40")
     assert len(popped) == 40 and len(set(popped)) == 40 and set(popped) <= allm
-    p = c.pipeline(transaction=False)
-    for _ in range(2000):
-        p.execute_command("SPOP", "s")
-    popped += p.execute()
+    popped += spop_n(c, "s", 2000)
     assert len(set(popped)) == 2040 and set(popped) <= allm
     assert c.execute_command("SCARD", "s") == 5000 - 2040
     assert smembers(c, "s") == allm - set(popped)
@@ -276,18 +285,8 @@ def test_random_members_of_a_large_set(c):
         if not c.execute_command("EXISTS", "s"):
             break
         popped += c.execute_command("SPOP", "s", "29")
-        p = c.pipeline(transaction=False)
-        for _ in range(100):
-            p.execute_command("SPOP", "s")
-        popped += [m for m in p.execute() if m is not None]
+        popped += [m for m in spop_n(c, "s", 100) if m is not None]
     assert sorted(popped) == sorted(members)
-
-
-def spop_n(c, key, n):
-    p = c.pipeline(transaction=False)
-    for _ in range(n):
-        p.execute_command("SPOP", key)
-    return p.execute()
 
 
 def test_spop_pool_pops_every_member_once(c):
@@ -377,10 +376,7 @@ def test_spop_pool_across_threads(mt_server, mt):
 
 
 def draws(c, key, n):
-    p = c.pipeline(transaction=False)
-    for _ in range(n):
-        p.execute_command("SRANDMEMBER", key)
-    return p.execute()
+    return repeat(c, n, "SRANDMEMBER", key)
 
 
 def test_random_members_of_mixed_lengths(c):
@@ -429,10 +425,7 @@ def test_random_binary_members(cb):
     assert set(cb.execute_command("SRANDMEMBER", "b", "-5")) <= members
     popped = []
     for _ in range(100):
-        p = cb.pipeline(transaction=False)
-        for _ in range(10):
-            p.execute_command("SPOP", "b")
-        popped += [m for m in p.execute() if m is not None]
+        popped += [m for m in spop_n(cb, "b", 10) if m is not None]
         if not cb.execute_command("EXISTS", "b"):
             break
     assert sorted(popped) == sorted(members)
@@ -899,10 +892,7 @@ def test_spop_is_not_linear_in_the_set(make_server):
     sadd_many(cl, "s", [f"element:{i:012d}" for i in range(0, 900000, 3)], per=5000)
     assert cl.scard("s") == 300000
     start = time.monotonic()
-    p = cl.pipeline(transaction=False)
-    for _ in range(2000):
-        p.execute_command("SPOP", "s")
-    got = p.execute()
+    got = spop_n(cl, "s", 2000)
     for _ in range(500):
         got.append(cl.srandmember("s"))
     elapsed = time.monotonic() - start
