@@ -17,6 +17,9 @@ CFLAGS += -I/usr/include/lua5.1
 LDLIBS ?= -lrocksdb -levent_pthreads -levent -lzstd -lpthread -lm
 LDLIBS += -llua5.1
 JEMALLOC ?= -ljemalloc
+# storage/crc32c.c takes the place of librocksdb's CRC-32C: the symbol must be
+# in the executable's dynamic symbol table for the library's calls to find it.
+LDFLAGS += -Wl,--export-dynamic-symbol=_ZN7rocksdb6crc32c6ExtendEjPKcm
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
 PYTEST_ARGS ?=
@@ -36,7 +39,7 @@ all: bin/strata-server bin/keydb-server
 
 bin/strata-server: $(OBJ)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS) $(JEMALLOC)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS) $(JEMALLOC)
 
 bin/keydb-server: bin/strata-server
 	ln -sf strata-server $@
@@ -53,7 +56,7 @@ $(BUILD)-asan/%.o: %.c
 
 bin/strata-server-asan: $(ASAN_OBJ)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJ) $(LDLIBS)
 
 asan: bin/strata-server-asan
 
@@ -61,7 +64,7 @@ noopt:
 	$(MAKE) OPT=-O0 BUILD=build-noopt all
 
 # ---- unit tests: pure modules only, linked without libevent ------------------
-UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua zscore coll listpos
+UNIT_TESTS := resp config encoding hlc sha1 util storage wal evict hll script_lua zscore coll listpos crc32c
 UNIT_BINS := $(UNIT_TESTS:%=bin/test_%)
 test_resp_DEPS := server/resp.c server/util.c
 test_config_DEPS := server/config.c server/config_special.c server/util.c
@@ -78,11 +81,12 @@ test_script_lua_LIBS := -llua5.1
 test_hll_DEPS := server/hll.c
 test_zscore_DEPS := storage/encoding.c
 test_listpos_DEPS := storage/encoding.c
+test_crc32c_DEPS := storage/crc32c.c
 
 .SECONDEXPANSION:
 bin/test_%: tests/unit/test_%.c $$(test_%_DEPS)
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -o $@ $^ -lcmocka -lrocksdb -lzstd -lpthread -lm $(test_$*_LIBS)
+	$(CC) $(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(LDFLAGS) -o $@ $^ -lcmocka -lrocksdb -lzstd -lpthread -lm $(test_$*_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done

@@ -32,6 +32,15 @@ extern const char *const st_cf_names[ST_CF_COUNT];
 #define ST_MAX_DATABASES 65535 /* physical db numbers are u16; 0xFFFF unused */
 #define ST_KEYBUF_BYTES 256    /* stack buffer for encoded keys; longer keys malloc */
 
+/* ---- CRC-32C for RocksDB (crc32c.c) --------------------------------------- */
+
+/* Extend a CRC-32C (RocksDB's crc32c::Extend semantics): the process's
+ * implementation (SSE4.2 when the CPU has it), a byte-table reference, and
+ * the one inside librocksdb that crc32c.c takes the place of. */
+uint32_t stCrc32c(uint32_t crc, const void *buf, size_t n);
+uint32_t stCrc32cSoft(uint32_t crc, const void *buf, size_t n);
+uint32_t stCrc32cLibrary(uint32_t crc, const void *buf, size_t n);
+
 /* ---- Iterator reuse (itcache.c) ------------------------------------------ */
 
 typedef struct itSlot itcHandle;
