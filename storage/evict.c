@@ -61,14 +61,20 @@ void evictTouch(stObj *o, uint32_t now_s) {
 
 uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
                        int decay_minutes) {
+    evictStamp e = {o->meta.expire_ms, __atomic_load_n(&o->lru_clock, __ATOMIC_RELAXED),
+                    __atomic_load_n(&o->lfu, __ATOMIC_RELAXED)};
+    return evictScoreStamp(policy, &e, now_s, rnd, decay_minutes);
+}
+
+uint64_t evictScoreStamp(int policy, const evictStamp *e, uint32_t now_s, uint64_t rnd,
+                         int decay_minutes) {
     /* Bit 63: the object may be chosen under a volatile-* policy first. */
-    uint64_t pref = (!(policy & ST_EVICT_VOLATILE) || o->meta.expire_ms) ? UINT64_C(1) << 63 : 0;
-    uint32_t last = __atomic_load_n(&o->lru_clock, __ATOMIC_RELAXED);
+    uint64_t pref = (!(policy & ST_EVICT_VOLATILE) || e->expire_ms) ? UINT64_C(1) << 63 : 0;
+    uint32_t last = e->lru_clock;
     uint64_t score;
     switch (policy & ~ST_EVICT_VOLATILE) {
     case ST_EVICT_LFU:
-        score = 255 - lfuDecay(__atomic_load_n(&o->lfu, __ATOMIC_RELAXED), last, now_s,
-                               decay_minutes);
+        score = 255 - lfuDecay(e->lfu, last, now_s, decay_minutes);
         score = score << 32 | (now_s > last ? now_s - last : 0); /* ties: older first */
         break;
     case ST_EVICT_RANDOM:
@@ -76,7 +82,7 @@ uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
         break;
     case ST_EVICT_TTL:
         /* Sooner expiry first; keys without a TTL last. */
-        score = o->meta.expire_ms ? (UINT64_C(1) << 62) - (o->meta.expire_ms >> 2) : 0;
+        score = e->expire_ms ? (UINT64_C(1) << 62) - (e->expire_ms >> 2) : 0;
         break;
     default: /* LRU */
         score = now_s > last ? now_s - last : 0;
@@ -85,8 +91,8 @@ uint64_t evictScoreFor(int policy, const stObj *o, uint32_t now_s, uint64_t rnd,
     return pref | (score & ~(UINT64_C(1) << 63));
 }
 
-uint64_t evictScore(const stObj *o, uint32_t now_s) {
-    return evictScoreFor(atomic_load_explicit(&evict_policy, memory_order_relaxed), o, now_s,
-                         stRandom64(),
-                         atomic_load_explicit(&lfu_decay_minutes, memory_order_relaxed));
+uint64_t evictScore(const evictStamp *e, uint32_t now_s) {
+    return evictScoreStamp(atomic_load_explicit(&evict_policy, memory_order_relaxed), e, now_s,
+                           stRandom64(),
+                           atomic_load_explicit(&lfu_decay_minutes, memory_order_relaxed));
 }

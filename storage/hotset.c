@@ -59,6 +59,7 @@ typedef struct hsEntry {
     stObj *obj;   /* one reference, owned by the entry */
     size_t bytes; /* accounted size, see invariant 4 */
     size_t klen;
+    evictStamp stamp; /* obj's, copied whenever it changes (hsStamp) */
     uint16_t pdb;
     char key[];
 } hsEntry;
@@ -159,6 +160,15 @@ static void hsMaybeShrink(hsShard *s) {
 
 /* Links a new entry for (pdb, key) -> obj at *slot (from hsFindSlot) and
  * retains obj. */
+/* Copies the object's eviction inputs into its entry (caller holds the
+ * shard lock): after an insert and after every access or replacement, the
+ * only times they change while the object is cached. */
+static void hsStamp(hsEntry *e) {
+    e->stamp.expire_ms = e->obj->meta.expire_ms;
+    e->stamp.lru_clock = __atomic_load_n(&e->obj->lru_clock, __ATOMIC_RELAXED);
+    e->stamp.lfu = __atomic_load_n(&e->obj->lfu, __ATOMIC_RELAXED);
+}
+
 static void hsInsert(hotset *hs, hsShard *s, hsEntry **slot, uint16_t pdb,
                      const char *key, size_t klen, uint64_t hash, stObj *obj,
                      size_t bytes) {
@@ -171,6 +181,7 @@ static void hsInsert(hotset *hs, hsShard *s, hsEntry **slot, uint16_t pdb,
     e->klen = klen;
     e->pdb = pdb;
     if (klen) memcpy(e->key, key, klen);
+    hsStamp(e);
     stObjRetain(obj);
     *slot = e;
     s->count++;
@@ -196,7 +207,7 @@ static hsEntry *hsSampleShard(hsShard *s, uint32_t now, uint64_t *score) {
     for (size_t i = 0; i < s->nbuckets && found < samples; i++) {
         for (hsEntry *e = s->buckets[(b + i) & (s->nbuckets - 1)]; e && found < samples;
              e = e->next, found++) {
-            uint64_t sc = evictScore(e->obj, now);
+            uint64_t sc = evictScore(&e->stamp, now);
             if (!victim || sc > *score) {
                 victim = e;
                 *score = sc;
@@ -327,7 +338,10 @@ stObj *hotsetGet(hotset *hs, uint16_t pdb, const char *key, size_t klen,
     if (e) {
         o = e->obj;
         stObjRetain(o);
-        if (touch > 0) evictTouch(o, stLruClock());
+        if (touch > 0) {
+            evictTouch(o, stLruClock());
+            hsStamp(e);
+        }
         if (touch >= 0) s->hits++;
     } else if (touch >= 0) {
         s->misses++;
@@ -398,6 +412,7 @@ void hotsetPut(hotset *hs, uint16_t pdb, const char *key, size_t klen,
         evictTouch(obj, stLruClock());
         stObjRetain(obj);
         e->obj = obj;
+        hsStamp(e);
         atomic_fetch_add(&hs->bytes, bytes);
         atomic_fetch_sub(&hs->bytes, e->bytes);
         e->bytes = bytes;
