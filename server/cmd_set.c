@@ -849,8 +849,12 @@ void spopCommand(client *c)
     int pooled = size > SET_PICK_EXACT_MAX && size <= SET_POOL_SET_MAX;
     if (pooled) {
         pool = setPoolTake(c->db, c->argv[1], c->argvlen[1], &o->meta, &pops);
-        if (!pool && pops * SET_POOL_DESCENT_STEPS >= size)
+        if (!pool && pops * SET_POOL_DESCENT_STEPS >= size) {
             pool = setPoolBuild(h, setPoolSizeFor(size, o->meta.size));
+            /* Members far longer than the average: wait as long again
+             * before the next walk, so failed builds stay amortised. */
+            if (!pool) pops = 0;
+        }
     }
     size_t ml;
     char *m = pool ? setPoolPop(pool, &ml) : setPickOne(h, &ml);
