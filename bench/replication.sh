@@ -14,13 +14,18 @@
 # Prints a markdown table and the ratios; with --record, appends them to
 # bench/RESULTS.md.
 #
-# Usage: bench/replication.sh [--record] [--requests N] [--keep]
+# With --rounds N the four configurations run N times over (each round on
+# fresh servers) and the ratios reported are the medians of the rounds' ratios:
+# on two shared cores one run's ratio moves by +-0.1.
+#
+# Usage: bench/replication.sh [--record] [--requests N] [--rounds N] [--keep]
 #   --keep leaves the temp dir (data and logs) in place for inspection.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RECORD=0
+ROUNDS=1
 KEEP=0
 N=300000
 BENCH_TIMEOUT=600  # redis-benchmark --threads busy-loops forever if the server dies
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --record) RECORD=1 ;;
     --requests) N="$2"; shift ;;
+    --rounds) ROUNDS="$2"; shift ;;
     --keep) KEEP=1 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -157,18 +163,18 @@ OUT="$WORK/table.md"
 NOTES="$WORK/notes.txt"
 : >"$NOTES"
 {
-    echo "| configuration | rps | extra full syncs | catch-up s | peak master RSS MB |"
-    echo "|---|---|---|---|---|"
+    echo "| round | configuration | rps | extra full syncs | catch-up s | peak master RSS MB |"
+    echo "|---|---|---|---|---|---|"
 } >"$OUT"
 declare -A RPS
 
-# run_config KIND REPLICATED
+# run_config KIND REPLICATED ROUND
 run_config() {
-    local kind=$1 replicated=$2 name mp rp mpid rpid rps extra="—" catch="—" check="" sf0 sf1
+    local kind=$1 replicated=$2 round=$3 name mp rp mpid rpid rps extra="—" catch="—" check="" sf0 sf1
     local label="$kind single"
     [ "$replicated" = 1 ] && label="$kind master + replica"
     name=${kind}-$([ "$replicated" = 1 ] && echo repl || echo single)
-    echo "== $label: $N SETs of 8 KB" >&2
+    echo "== round $round, $label: $N SETs of 8 KB" >&2
     mp=$(free_port)
     start "$kind" "$name-master" "$mp"
     mpid=$STARTED
@@ -214,14 +220,14 @@ run_config() {
         fi
         if [ "$mdb" = "$rdb" ]; then check="${check:+$check, }DBSIZE equal ($mdb)"; else check="${check:+$check, }DBSIZE DIFFERS (master $mdb, replica $rdb)"; fi
         echo "   master sync_full $sf0 -> $sf1, sync_partial_ok $po, sync_partial_err $pe; $check" >&2
-        echo "- $label: master sync_full $sf1 (initial sync counted 1), sync_partial_ok $po, sync_partial_err $pe; after catch-up $check." >>"$NOTES"
+        echo "- round $round, $label: master sync_full $sf1 (initial sync counted 1), sync_partial_ok $po, sync_partial_err $pe; after catch-up $check." >>"$NOTES"
     fi
-    echo "| $label | $rps | $extra | $catch | $rss_mb |" >>"$OUT"
-    RPS[$name]=$rps
+    echo "| $round | $label | $rps | $extra | $catch | $rss_mb |" >>"$OUT"
+    RPS[$name.$round]=$rps
     if [ "$kind" = strata ]; then
         local stalls
         stalls=$(rocksdb_stalls "$WORK/$name-master")
-        [ "${stalls:-0}" -gt 0 ] && echo "- $label: RocksDB LOG on the master has $stalls write stall/stop lines." >>"$NOTES"
+        [ "${stalls:-0}" -gt 0 ] && echo "- round $round, $label: RocksDB LOG on the master has $stalls write stall/stop lines." >>"$NOTES"
     fi
     show_logs "$WORK/$name-master.log" "$WORK/$name-replica.log" >&2
     [ "$replicated" = 1 ] && stop "$rpid"
@@ -229,19 +235,30 @@ run_config() {
     rm -rf "$WORK/$name-master" "$WORK/$name-replica"
 }
 
-run_config strata 0
-run_config strata 1
-run_config redis 0
-run_config redis 1
+S_RATIOS="" R_RATIOS="" SR_RATIOS=""
+for round in $(seq 1 "$ROUNDS"); do
+    run_config strata 0 "$round"
+    run_config strata 1 "$round"
+    run_config redis 0 "$round"
+    run_config redis 1 "$round"
+    S_RATIOS="$S_RATIOS $(ratio "${RPS[strata-repl.$round]}" "${RPS[strata-single.$round]}")"
+    R_RATIOS="$R_RATIOS $(ratio "${RPS[redis-repl.$round]}" "${RPS[redis-single.$round]}")"
+    SR_RATIOS="$SR_RATIOS $(ratio "${RPS[strata-repl.$round]}" "${RPS[redis-repl.$round]}")"
+done
 
-S_RATIO=$(ratio "${RPS[strata-repl]}" "${RPS[strata-single]}")
-R_RATIO=$(ratio "${RPS[redis-repl]}" "${RPS[redis-single]}")
-SR_RATIO=$(ratio "${RPS[strata-repl]}" "${RPS[redis-repl]}")
+# median_of "R1 R2 ..." -> the median, "n/a" if any round failed
+median_of() {
+    # shellcheck disable=SC2086  # one argument per round
+    python3 -c "import statistics, sys
+try: print(f'{statistics.median(float(v) for v in sys.argv[1:]):.2f}')
+except ValueError: print('n/a')" $1
+}
+rounds_note() { if [ "$ROUNDS" -gt 1 ]; then echo " (median of$1)"; fi; }
 {
     echo
-    echo "- strata replicated / strata single: $S_RATIO (target >= 0.75 and above redis's ratio)"
-    echo "- redis replicated / redis single: $R_RATIO"
-    echo "- strata replicated / redis replicated: $SR_RATIO"
+    echo "- strata replicated / strata single: $(median_of "$S_RATIOS")$(rounds_note "$S_RATIOS") (target >= 0.75 and above redis's ratio)"
+    echo "- redis replicated / redis single: $(median_of "$R_RATIOS")$(rounds_note "$R_RATIOS")"
+    echo "- strata replicated / redis replicated: $(median_of "$SR_RATIOS")$(rounds_note "$SR_RATIOS")"
     cat "$NOTES"
 } >>"$OUT"
 echo
@@ -254,7 +271,7 @@ if [ "$RECORD" = 1 ]; then
         echo
         machine_line model
         echo
-        echo "Command lines (each configuration on fresh servers and directories, one after the other):"
+        echo "Command lines (each configuration on fresh servers and directories, one after the other; $ROUNDS round(s)):"
         echo "\`strata-server --port P ${STRATA_ARGS[*]} --dir D\` (replica adds \`--replicaof 127.0.0.1 MASTERPORT\`);"
         echo "\`redis-server --port P $(printf '%q ' "${REDIS_ARGS[@]}")--dir D\` (replica adds \`--replicaof 127.0.0.1 MASTERPORT\`);"
         echo "\`redis-benchmark -p P ${BENCH_ARGS[*]}\` against the master, after the replica's master_link_status:up."
