@@ -685,6 +685,24 @@ static int iterCmp(const char *a, size_t an, const char *b, size_t bn) {
 
 static stCollIter *iterOpenCached(stCollIter *it, const char *seek, size_t slen, int flags);
 
+/* The first of the n overlay entries idx[] (sorted) whose key is above seek
+ * (after != 0) or at least seek.  A binary search: a group that pops 800
+ * elements off one list walked all earlier pops' entries on every pop. */
+static size_t ovSeekIndex(const overlay *ov, const uint32_t *idx, size_t n, const char *seek,
+                          size_t slen, int after) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, kn, vn;
+        const char *k, *v;
+        int del;
+        ovEntryAt(ov, idx[mid], &k, &kn, &v, &vn, &del);
+        int cmp = iterCmp(k, kn, seek, slen);
+        if (cmp < 0 || (cmp == 0 && after)) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* The committed side of an iterator: RocksDB's iterator, or the records of
  * a cached collection (ccache.c invariant 2: the same records). */
 static int iterDbValid(const stCollIter *it) {
@@ -791,16 +809,7 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             const char *k = rocksdb_iter_key(it->it, &kn);
             if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_next(it->it);
         }
-        it->ovi = 0;
-        while (seek && (size_t)it->ovi < it->ovn) {
-            const char *k, *v;
-            size_t kn, vn;
-            int del;
-            ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
-            int cmp = iterCmp(k, kn, seek, slen);
-            if (cmp > 0 || (cmp == 0 && !excl)) break;
-            it->ovi++;
-        }
+        it->ovi = seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, excl) : 0;
     } else {
         if (seek && !iterAlreadyAt(it->it, seek, slen)) rocksdb_iter_seek_for_prev(it->it, seek, slen);
         else if (!seek) rocksdb_iter_seek_to_last(it->it);
@@ -809,16 +818,8 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             const char *k = rocksdb_iter_key(it->it, &kn);
             if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_prev(it->it);
         }
-        it->ovi = (long)it->ovn - 1;
-        while (seek && it->ovi >= 0) {
-            const char *k, *v;
-            size_t kn, vn;
-            int del;
-            ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
-            int cmp = iterCmp(k, kn, seek, slen);
-            if (cmp < 0 || (cmp == 0 && !excl)) break;
-            it->ovi--;
-        }
+        it->ovi = (seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, !excl)
+                        : (long)it->ovn) - 1;
     }
     iterSettle(it);
     return it;
@@ -839,17 +840,11 @@ static stCollIter *iterOpenCached(stCollIter *it, const char *seek, size_t slen,
     if (!it->reverse) it->ci = (long)i + (at && excl ? 1 : 0);
     else it->ci = !seek ? (long)n - 1 : (at && !excl ? (long)i : (long)i - 1);
     it->ovn = ovRange(ov, ST_CF_SUB, it->lower, it->lolen, it->upper, it->uplen, &it->ov);
-    it->ovi = it->reverse ? (long)it->ovn - 1 : 0;
-    while (seek && it->ovi >= 0 && (size_t)it->ovi < it->ovn) {
-        const char *k, *v;
-        size_t kn, vn;
-        int del;
-        ovEntryAt(ov, it->ov[it->ovi], &k, &kn, &v, &vn, &del);
-        int cmp = iterCmp(k, kn, seek, slen);
-        if (!it->reverse ? (cmp > 0 || (cmp == 0 && !excl)) : (cmp < 0 || (cmp == 0 && !excl)))
-            break;
-        it->ovi += it->reverse ? -1 : 1;
-    }
+    if (!it->reverse)
+        it->ovi = seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, excl) : 0;
+    else
+        it->ovi = (seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, !excl)
+                        : (long)it->ovn) - 1;
     iterSettle(it);
     return it;
 }

@@ -221,9 +221,8 @@ size_t ovRange(const overlay *cov, int cf, const char *lo, size_t lolen, const c
      * changes no answer (a batch is used by one thread at a time). */
     overlay *ov = (overlay *)cov;
     ovFold(ov);
-    size_t from = ovLowerBound(ov, cf, lo, lolen), to = from;
-    while (to < ov->nsorted && ovCmp(&ov->e[ov->sorted[to]], cf, hi, hilen) < 0) to++;
-    if (to == from) return 0;
+    size_t from = ovLowerBound(ov, cf, lo, lolen), to = ovLowerBound(ov, cf, hi, hilen);
+    if (to <= from) return 0;
     uint32_t *idx = ovRealloc(NULL, (to - from) * sizeof(*idx));
     memcpy(idx, ov->sorted + from, (to - from) * sizeof(*idx));
     *out = idx;

@@ -312,6 +312,69 @@ static void test_reads_through_batch(void **state) {
     stClose(st);
 }
 
+/* Seeks through a batch's overlay, against a model: committed fields and a
+ * batch that adds, rewrites and deletes some, then every seek key (each
+ * field, keys between and around them) in all four directions.  The overlay
+ * entries are found by binary search (coll.c ovSeekIndex); this pins its
+ * boundaries: exclusive or not, forward or reverse, seek on an overlay
+ * entry, on a committed record, on neither. */
+static void test_overlay_seeks_match_model(void **state) {
+    (void)state;
+    enum { NF = 40 };
+    stEngine *st = openEngine("ovseek");
+    int live[NF] = {0};
+    char f[16];
+    for (int i = 0; i < NF; i += 2) { /* committed: the even fields */
+        snprintf(f, sizeof(f), "f%02d", i);
+        hset(st, "h", f, "db");
+        live[i] = 1;
+    }
+    stBatch *b;
+    stObj *o;
+    stColl *c = openW(st, &b, "h", ST_TYPE_HASH, &o);
+    for (int i = 0; i < NF; i++) {
+        snprintf(f, sizeof(f), "f%02d", i);
+        if (i % 3 == 0) { /* overlay puts: new (odd) and rewritten (even) fields */
+            stCollPut(c, f, 3, "ov", 2);
+            live[i] = 1;
+        } else if (i % 4 == 0) { /* overlay deletes of committed fields */
+            stCollDel(c, f, 3);
+            live[i] = 0;
+        }
+    }
+    char out[1024], want[1024];
+    for (int s = -1; s <= 2 * NF; s++) {
+        /* Seek keys: "f" (before all), each field, and field + "x" (between). */
+        char seek[16];
+        size_t sl;
+        if (s < 0) sl = (size_t)snprintf(seek, sizeof(seek), "f");
+        else sl = (size_t)snprintf(seek, sizeof(seek), "f%02d%s", s / 2, s % 2 ? "x" : "");
+        for (int flags = 0; flags < 4; flags++) {
+            int rev = flags & 1, excl = flags & 2;
+            size_t n = 0;
+            want[0] = '\0';
+            for (int k = 0; k < NF; k++) {
+                int i = rev ? NF - 1 - k : k;
+                if (!live[i]) continue;
+                snprintf(f, sizeof(f), "f%02d", i);
+                int cmp = strcmp(f, seek);
+                if (rev ? (cmp > 0 || (cmp == 0 && excl)) : (cmp < 0 || (cmp == 0 && excl)))
+                    continue;
+                n += (size_t)snprintf(want + n, sizeof(want) - n, "%s,", f);
+            }
+            joinIter(stCollIterNew(c, seek, sl,
+                                   (rev ? ST_ITER_REVERSE : 0) | (excl ? ST_ITER_EXCLUSIVE : 0)),
+                     0, out, sizeof(out));
+            if (strcmp(out, want) != 0)
+                fail_msg("seek %s rev %d excl %d: got %s want %s", seek, rev, excl, out, want);
+        }
+    }
+    stCollClose(c);
+    stBatchDiscard(b);
+    stObjRelease(o);
+    stClose(st);
+}
+
 static void test_zset_score_index(void **state) {
     (void)state;
     stEngine *st = openEngine("zset");
@@ -500,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_element_encodings),
         cmocka_unit_test(test_count_bytes_and_empty_key),
         cmocka_unit_test(test_reads_through_batch),
+        cmocka_unit_test(test_overlay_seeks_match_model),
         cmocka_unit_test(test_zset_score_index),
         cmocka_unit_test(test_list_ends),
         cmocka_unit_test(test_incarnations_isolate),
