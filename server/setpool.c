@@ -10,11 +10,12 @@
  *
  * Exactness: the pool is a uniformly random K-subset and SPOP takes a
  * uniformly random member of what is left of it.  Given the members popped
- * so far, every subset of the remaining members that contains the pool's
+ * so far, every subset of the set's remaining members that has the pool's
  * remaining size is equally likely to be the rest of the pool, so each pop
  * is uniform over the set's remaining members: the sequence of pops has
  * exactly the distribution of independent uniform SPOPs (a uniformly random
- * permutation), better than the descent's near-uniform picks.
+ * permutation), better than the descent's near-uniform picks.  When a set
+ * gets a pool at all is cmd_set.c's choice (SET_POOL_DESCENT_STEPS).
  *
  * Invariants:
  *  1. A pool holds members of the set as its meta record described it when
