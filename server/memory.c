@@ -135,7 +135,11 @@ void memStorageSizes(size_t *block_cache, size_t *write_buffer)
     }
     if (cfg.rocksdb_block_cache_size) bc = cfg.rocksdb_block_cache_size;
     if (cfg.rocksdb_write_buffer_size) wb = cfg.rocksdb_write_buffer_size;
-    storageFixedBytes = bc + 2 * wb;
+    /* What storage will really use, so that a maxmemory set later with
+     * CONFIG SET leaves room for storage's defaults too. */
+    size_t dbc, dwb;
+    stDefaultCacheSizes(&dbc, &dwb);
+    storageFixedBytes = (bc ? bc : dbc) + 2 * (wb ? wb : dwb);
     *block_cache = bc;
     *write_buffer = wb;
 }

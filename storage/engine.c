@@ -743,6 +743,11 @@ int stSyncWal(stEngine *st) { return stSyncWalNow(st); }
 
 void stSetFsyncMode(stEngine *st, int mode) { atomic_store(&st->fsync_mode, mode); }
 
+void stDefaultCacheSizes(size_t *block_cache, size_t *write_buffer) {
+    *block_cache = ST_DEFAULT_BLOCK_CACHE_BYTES;
+    *write_buffer = ST_DEFAULT_WRITE_BUFFER_BYTES;
+}
+
 void stSetHotsetMaxBytes(stEngine *st, size_t bytes) {
     hotsetSetMaxBytes(st->hs, bytes);
     ccacheSetBudget(st->cc, bytes / 4);

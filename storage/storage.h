@@ -101,6 +101,9 @@ int stSyncWal(stEngine *st);
 void stSetFsyncMode(stEngine *st, int mode);
 /* Changes the hot set budget at run time; shrinks at once if needed. */
 void stSetHotsetMaxBytes(stEngine *st, size_t bytes);
+/* The block cache and memtable budget stOpen() uses when the options leave
+ * them 0. */
+void stDefaultCacheSizes(size_t *block_cache, size_t *write_buffer);
 
 /* Per-thread set-up for a thread that reads or writes: with
  * cache_iterators, the thread reuses RocksDB iterators between the commands

@@ -525,6 +525,31 @@ MEMORY_HELP = [
 ]
 
 
+def test_hotset_share_follows_storage_sizes(make_server):
+    """The hot set's share is maxmemory minus what RocksDB was opened with
+    (block cache, two memtable budgets) and the reserve (10%, >= 8 MB);
+    CONFIG SET maxmemory recomputes it from the sizes storage really has,
+    storage's defaults (64 MB, 16 MB) when it started without maxmemory."""
+    MB = 1 << 20
+
+    def share(c):
+        return c.info("memory")["hotset_max_bytes"]
+
+    s = make_server().start()
+    c = s.client()
+    assert share(c) == 256 * MB
+    assert c.config_set("maxmemory", "200mb") is True
+    assert share(c) == 200 * MB - (64 * MB + 2 * 16 * MB) - 20 * MB
+    assert c.config_set("maxmemory", "32mb") is True
+    assert share(c) == 1 * MB  # the floor: the defaults alone pass 32mb
+    s2 = make_server(args=["--maxmemory", "64mb", "--rocksdb-block-cache-size", "4mb"]).start()
+    c2 = s2.client()
+    wbuf = 64 * MB * 10 // 100
+    assert share(c2) == 64 * MB - 4 * MB - 2 * wbuf - 8 * MB
+    assert c2.config_set("maxmemory", "128mb") is True
+    assert share(c2) == 128 * MB - 4 * MB - 2 * wbuf - 128 * MB * 10 // 100
+
+
 def test_memory_usage(server, r):
     """MEMORY USAGE: an integer for a key, nil for a missing one.  The figure
     is what the key costs in the hot set (Redis's differs: 64 for a 1-byte
