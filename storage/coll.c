@@ -703,6 +703,17 @@ static size_t ovSeekIndex(const overlay *ov, const uint32_t *idx, size_t n, cons
     return lo;
 }
 
+/* Places the iterator's overlay cursor on the first entry it->ov holds at
+ * or past seek in its direction (past it with excl); no seek: an end. */
+static void iterOverlayStart(stCollIter *it, const overlay *ov, const char *seek, size_t slen,
+                             int excl) {
+    if (!it->reverse)
+        it->ovi = seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, excl) : 0;
+    else
+        it->ovi = (seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, !excl)
+                        : (long)it->ovn) - 1;
+}
+
 /* The committed side of an iterator: RocksDB's iterator, or the records of
  * a cached collection (ccache.c invariant 2: the same records). */
 static int iterDbValid(const stCollIter *it) {
@@ -809,7 +820,6 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             const char *k = rocksdb_iter_key(it->it, &kn);
             if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_next(it->it);
         }
-        it->ovi = seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, excl) : 0;
     } else {
         if (seek && !iterAlreadyAt(it->it, seek, slen)) rocksdb_iter_seek_for_prev(it->it, seek, slen);
         else if (!seek) rocksdb_iter_seek_to_last(it->it);
@@ -818,9 +828,8 @@ static stCollIter *iterOpen(stColl *c, int cf, char *lower, size_t lolen, char *
             const char *k = rocksdb_iter_key(it->it, &kn);
             if (iterCmp(k, kn, seek, slen) == 0) rocksdb_iter_prev(it->it);
         }
-        it->ovi = (seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, !excl)
-                        : (long)it->ovn) - 1;
     }
+    iterOverlayStart(it, ov, seek, slen, excl);
     iterSettle(it);
     return it;
 }
@@ -840,11 +849,7 @@ static stCollIter *iterOpenCached(stCollIter *it, const char *seek, size_t slen,
     if (!it->reverse) it->ci = (long)i + (at && excl ? 1 : 0);
     else it->ci = !seek ? (long)n - 1 : (at && !excl ? (long)i : (long)i - 1);
     it->ovn = ovRange(ov, ST_CF_SUB, it->lower, it->lolen, it->upper, it->uplen, &it->ov);
-    if (!it->reverse)
-        it->ovi = seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, excl) : 0;
-    else
-        it->ovi = (seek ? (long)ovSeekIndex(ov, it->ov, it->ovn, seek, slen, !excl)
-                        : (long)it->ovn) - 1;
+    iterOverlayStart(it, ov, seek, slen, excl);
     iterSettle(it);
     return it;
 }

@@ -158,8 +158,6 @@ static void hsMaybeShrink(hsShard *s) {
     }
 }
 
-/* Links a new entry for (pdb, key) -> obj at *slot (from hsFindSlot) and
- * retains obj. */
 /* Copies the object's eviction inputs into its entry (caller holds the
  * shard lock): after an insert and after every access or replacement, the
  * only times they change while the object is cached. */
@@ -169,6 +167,8 @@ static void hsStamp(hsEntry *e) {
     e->stamp.lfu = __atomic_load_n(&e->obj->lfu, __ATOMIC_RELAXED);
 }
 
+/* Links a new entry for (pdb, key) -> obj at *slot (from hsFindSlot) and
+ * retains obj. */
 static void hsInsert(hotset *hs, hsShard *s, hsEntry **slot, uint16_t pdb,
                      const char *key, size_t klen, uint64_t hash, stObj *obj,
                      size_t bytes) {
