@@ -276,8 +276,8 @@ void smembersCommand(client *c)
 #define SET_PICK_TRIES 4        /* random byte draws per level before enumerating */
 #define SET_PICK_BRANCHES 16    /* branches a sparse level enumerates at most */
 #define SET_PICK_MAX_LEVELS 256 /* descent depth bound (each level adds a byte) */
-/* Single SPOPs of big sets pop from a pool of random members (setpool.c)
- * once the set has been popped often enough to pay for it: building one walks
+/* Single SPOPs pop from a pool of random members (setpool.c) once the set
+ * has been popped often enough to pay for it: building one walks
  * the whole set, popped members' tombstones included (170 ns a member from
  * SST files, 450 from the memtable, measured on 63,000 redis-benchmark
  * members: 11 and 29 ms), which is the cost of about
@@ -286,7 +286,12 @@ void smembersCommand(client *c)
  * (another write restarts the count) and an occasional SPOP never walks the
  * set: the total work is at most about twice that of the cheaper choice in
  * hindsight.  Sets above SET_POOL_SET_MAX members keep the descent: a walk
- * of the whole set would stall the thread too long. */
+ * of the whole set would stall the thread too long.  Small sets get pools
+ * too (from their second pop in a row): an exact pick walks to a random
+ * rank, and a set emptied by SPOPs keeps every popped member's tombstone
+ * until a compaction, so each of redis-benchmark's last 256 SPOPs of a
+ * 100,000-member set walked 100,000 tombstones (SPOP -P 1 37k -> 60k rps
+ * in bench/compare.sh's order, where the set is that big). */
 #define SET_POOL_SET_MAX 131072
 #define SET_POOL_DESCENT_STEPS 256
 
@@ -842,11 +847,13 @@ void spopCommand(client *c)
     }
     stBatch *b = dbBatch(c);
     stColl *h = collOpenWrite(c, b, c->argv[1], c->argvlen[1], o, ST_TYPE_SET);
-    /* Big sets pop from a pool of random members (setpool.c): exact, and a
-     * few walk steps per pop instead of a descent's seeks. */
+    /* Sets popped in a row pop from a pool of random members (setpool.c):
+     * exact, and a few walk steps per pop instead of a descent's seeks or,
+     * for the last few hundred members, instead of a walk to a random rank
+     * past the tombstones of every member popped before. */
     uint64_t size = stCollCount(h), pops = 0;
     setPool *pool = NULL;
-    int pooled = size > SET_PICK_EXACT_MAX && size <= SET_POOL_SET_MAX;
+    int pooled = size <= SET_POOL_SET_MAX;
     if (pooled) {
         pool = setPoolTake(c->db, c->argv[1], c->argvlen[1], &o->meta, &pops);
         if (!pool && pops * SET_POOL_DESCENT_STEPS >= size) {

@@ -337,8 +337,8 @@ def test_spop_pool_order_is_random(c):
     do not follow the members' order (a pool of the set's first members, or
     one popped in order, fails)."""
     n = 20000
-    # 100-byte members: a pool (512 KB) holds about a quarter of the set.
-    members = [f"m{i:06d}" + "x" * 93 for i in range(n)]
+    # 400-byte members: a pool (2 MB) holds about a quarter of the set.
+    members = [f"m{i:06d}" + "x" * 393 for i in range(n)]
     sadd_many(c, "s", members)
     spop_n(c, "s", 200)  # past the descents that come before a pool
     popped = spop_n(c, "s", 1000)
@@ -353,6 +353,25 @@ def test_spop_pool_order_is_random(c):
     m = len(ranks)
     rho = 1 - 6 * sum((i - rank_of[i]) ** 2 for i in range(m)) / (m * (m * m - 1))
     assert abs(rho) < 0.15, rho
+
+
+def test_spop_small_sets_pop_in_random_order(c):
+    """A small set popped to the end (a pool of the whole set from its
+    second pop on, server/setpool.c): which member comes out at each
+    position is uniform over the members (a pool popped in its walk order,
+    or the last pops taking the first member left, fails)."""
+    size, trials = 8, 400
+    at = [collections.Counter() for _ in range(size)]
+    for _ in range(trials):
+        c.execute_command("SADD", "small", *[f"m{i}" for i in range(size)])
+        popped = spop_n(c, "small", size + 1)
+        assert popped[-1] is None and c.exists("small") == 0
+        assert sorted(popped[:-1]) == [f"m{i}" for i in range(size)]
+        for pos, m in enumerate(popped[:-1]):
+            at[pos][m] += 1
+    for pos in (0, 1, size // 2, size - 2):
+        # 50 expected per member and position; sd ~6.6.
+        assert all(20 <= at[pos][f"m{i}"] <= 80 for i in range(size)), (pos, at[pos])
 
 
 @strata_only
