@@ -99,7 +99,13 @@ void saddCommand(client *c)
     stBatch *b = dbBatch(c);
     stColl *h = collOpenWrite(c, b, c->argv[1], c->argvlen[1], o, ST_TYPE_SET);
     long long added = 0;
-    for (int j = 2; j < c->argc; j++) added += stCollPut(h, c->argv[j], c->argvlen[j], "", 0);
+    for (int j = 2; j < c->argc; j++) added += stCollAdd(h, c->argv[j], c->argvlen[j]);
+    if (!stCollWrote(h)) {
+        /* Nothing changed: no write, no dirty count, WATCH stays (Redis). */
+        setDiscard(c, h, b, o);
+        addReplyLongLong(c, 0);
+        return;
+    }
     if (setCommit(c, h, b, o) != C_OK) return;
     if (added) notifyKeyspaceEvent(NOTIFY_SET, "sadd", c->argv[1], c->argvlen[1], c->db);
     addReplyLongLong(c, added);
@@ -145,7 +151,7 @@ static void smoveMember(client *c, stObj *src, stObj *dst)
     uint64_t left = stCollCount(sh);
     stCollClose(sh);
     stColl *dh = collOpenWrite(c, b, c->argv[2], c->argvlen[2], dst, ST_TYPE_SET);
-    int added = stCollPut(dh, m, ml, "", 0);
+    int added = stCollAdd(dh, m, ml);
     stCollClose(dh);
     if (commitOrReply(c, b) != C_OK) return;
     notifyKeyspaceEvent(NOTIFY_SET, "srem", c->argv[1], c->argvlen[1], c->db);

@@ -179,6 +179,7 @@ static int openStorage(void)
         free(err);
         return C_ERR;
     }
+    stSetMergeWrites(server.st, cfg.active_replica || cfg.multi_master);
     serverLog(LL_NOTICE, "Storage opened at %s in %.3f ms (node id %016llx)", path,
               (monotonic_us() - t0) / 1000.0, (unsigned long long)stNodeId(server.st));
     return C_OK;

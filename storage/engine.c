@@ -639,6 +639,7 @@ stEngine *stOpen(const stOptions *opt, char **err) {
     st->expire_low_ms = UINT64_MAX;
     st->databases = opt->databases;
     atomic_init(&st->fsync_mode, opt->fsync_mode);
+    atomic_init(&st->merge_writes, 0);
     st->dir = strdup(opt->dir);
     if (!st->dir) goto err;
     if (stMkdirs(st->dir) != C_OK) {
@@ -742,6 +743,8 @@ int stFlushToDisk(stEngine *st) {
 int stSyncWal(stEngine *st) { return stSyncWalNow(st); }
 
 void stSetFsyncMode(stEngine *st, int mode) { atomic_store(&st->fsync_mode, mode); }
+
+void stSetMergeWrites(stEngine *st, int on) { atomic_store(&st->merge_writes, on != 0); }
 
 void stDefaultCacheSizes(size_t *block_cache, size_t *write_buffer) {
     *block_cache = ST_DEFAULT_BLOCK_CACHE_BYTES;

@@ -214,6 +214,7 @@ struct stEngine {
     uint32_t open_lru_clock; /* stLruClock() at open: last access of peeked cold keys */
 
     _Atomic int fsync_mode;
+    _Atomic int merge_writes; /* stSetMergeWrites() */
     _Atomic uint64_t batches;        /* batches committed */
     _Atomic uint64_t synced_batches; /* value of `batches` at the last sync */
     _Atomic uint64_t last_sync_unix;

@@ -99,6 +99,12 @@ int stFlushToDisk(stEngine *st);
 int stSyncWal(stEngine *st);
 /* Changes the fsync mode at run time (CONFIG SET appendfsync). */
 void stSetFsyncMode(stEngine *st, int mode);
+/* With merge writes on (active-replica, multi-master), a write that leaves
+ * an element as it was (SADD of a present member, HSET of the same value)
+ * still rewrites it with a new timestamp, so it wins over an older
+ * concurrent remove from another node (last writer wins, ../DESIGN.md).
+ * Off (classic master/replica, no concurrent writer), it writes nothing. */
+void stSetMergeWrites(stEngine *st, int on);
 /* Changes the hot set budget at run time; shrinks at once if needed. */
 void stSetHotsetMaxBytes(stEngine *st, size_t bytes);
 /* The block cache and memtable budget stOpen() uses when the options leave
@@ -264,8 +270,16 @@ void stCollSetExpire(stColl *c, uint64_t expire_ms);
  * val may be NULL to test existence), 0 when absent. */
 int stCollGet(stColl *c, const char *elem, size_t elen, char **val, size_t *vlen);
 /* Sets the element (hash field, set member; list position: LSET).  Returns
- * 1 when it is new, 0 when it replaced a value. */
+ * 1 when it is new, 0 when it replaced a value.  The same value again is
+ * not rewritten unless merge writes are on (stSetMergeWrites); the meta
+ * record still is, so WATCH sees the write as Redis's does. */
 int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen);
+/* Adds a set member: 1 when it is new; 0 when it was there, and then
+ * nothing is written unless merge writes are on (Redis neither modifies the
+ * key nor notifies; ZADD of an unchanged score writes nothing either). */
+int stCollAdd(stColl *c, const char *elem, size_t elen);
+/* True once c queued any write (an element or its meta record). */
+int stCollWrote(const stColl *c);
 /* Removes the element (for a zset, with its score index entry).  Returns 1
  * when it existed. */
 int stCollDel(stColl *c, const char *elem, size_t elen);

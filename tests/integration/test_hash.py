@@ -38,6 +38,28 @@ def test_hset_hget_counts(c):
     assert c.execute_command("TYPE", "h") == "hash"
 
 
+def test_hset_of_the_same_value_is_still_a_write(server, c):
+    """HSET of a field's current value stores nothing new (storage skips the
+    element) but, as in Redis, it is a write: it counts as a change and
+    fails a transaction that WATCHed the key."""
+    c.execute_command("HSET", "h", "f", "v", "g", "w")
+    w = server.client(decode_responses=True)
+    try:
+        before = w.info("persistence")["rdb_changes_since_last_save"]
+        w.execute_command("WATCH", "h")
+        assert c.execute_command("HSET", "h", "f", "v") == 0
+        assert w.info("persistence")["rdb_changes_since_last_save"] > before
+        w.execute_command("MULTI")
+        w.execute_command("SET", "x", "1")
+        assert w.execute_command("EXEC") is None
+        assert c.execute_command("HGETALL", "h") == ["f", "v", "g", "w"]
+        assert c.execute_command("HINCRBY", "h", "n", "0") == 0
+        assert c.execute_command("HINCRBY", "h", "n", "0") == 0
+        assert c.execute_command("HLEN", "h") == 3
+    finally:
+        w.close()
+
+
 def test_hset_arity_and_hmset(c):
     assert err(c, "HSET", "h", "a", "1", "b") == arity_err("hset")
     assert err(c, "HMSET", "h", "a") == arity_err("hmset")

@@ -61,6 +61,50 @@ def test_sadd_srem_scard(c):
     assert smembers(c, "s") == {"b", "c", "d"}
 
 
+def test_sadd_of_present_members_changes_nothing(server, c):
+    """As Redis: SADD (and SMOVE into a set that has the member) of members
+    already there neither counts as a change nor touches a WATCHed key;
+    adding one new member does both."""
+    c.execute_command("SADD", "s", "a", "b")
+    c.execute_command("SADD", "src", "a")
+    w = server.client(decode_responses=True)
+    try:
+        def changes():
+            return w.info("persistence")["rdb_changes_since_last_save"]
+
+        w.execute_command("WATCH", "s")
+        before = changes()
+        assert c.execute_command("SADD", "s", "a", "b", "a") == 0
+        assert changes() == before
+        w.execute_command("MULTI")
+        w.execute_command("SET", "x", "1")
+        assert w.execute_command("EXEC") == ["OK"]
+        assert c.execute_command("SMOVE", "src", "s", "a") == 1
+        assert smembers(c, "s") == {"a", "b"} and c.execute_command("EXISTS", "src") == 0
+        w.execute_command("WATCH", "s")
+        assert c.execute_command("SADD", "s", "a", "c") == 1
+        assert changes() > before
+        w.execute_command("MULTI")
+        w.execute_command("SET", "x", "2")
+        assert w.execute_command("EXEC") is None
+        assert smembers(c, "s") == {"a", "b", "c"}
+    finally:
+        w.close()
+
+
+@strata_only
+def test_sadd_of_present_members_is_a_write_in_merge_modes(make_server):
+    """With active-replica (writes merge by last writer wins), SADD of a
+    present member rewrites it with a new timestamp so it wins over an older
+    concurrent SREM from another node: then it is a write, as any other."""
+    s = make_server(args=["--active-replica", "yes"]).start()
+    cl = s.client(decode_responses=True)
+    cl.sadd("s", "a")
+    before = cl.info("persistence")["rdb_changes_since_last_save"]
+    assert cl.sadd("s", "a") == 0
+    assert cl.smembers("s") == {"a"}
+
+
 def test_srem_of_last_member_deletes_the_key(c):
     c.execute_command("SADD", "s", "a", "b")
     assert c.execute_command("SREM", "s", "a", "b", "c") == 2
