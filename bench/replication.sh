@@ -1,12 +1,15 @@
 #!/bin/bash
 # Replication benchmark, the "seed scenario" of issue 3 scaled to this machine:
 # a write load of 8 KB SETs (redis-benchmark -t set -d 8192 -r 100000000
-# --threads 2) against four configurations, each on fresh servers and fresh
+# --threads 2) against six configurations, each on fresh servers and fresh
 # directories, one after the other:
 #   1. strata single   (--maxmemory 128mb --appendfsync everysec)
 #   2. strata master + replica (replica --replicaof the master)
 #   3. redis single    (--save "" --appendonly no --maxmemory 0)
 #   4. redis master + replica
+#   5. redis-aof single (redis-server with --appendonly yes --appendfsync
+#      everysec: Strata's durability, a log written and synced every second)
+#   6. redis-aof master + replica (both with that AOF)
 # Reports rps, extra full syncs on the master (INFO stats sync_full beyond the
 # initial one), catch-up time (end of the load until the replica has
 # everything: Strata lag_seq=0 then DEBUG DIGEST equal; Redis offsets equal
@@ -14,7 +17,7 @@
 # Prints a markdown table and the ratios; with --record, appends them to
 # bench/RESULTS.md.
 #
-# With --rounds N the four configurations run N times over (each round on
+# With --rounds N the six configurations run N times over (each round on
 # fresh servers) and the ratios reported are the medians of the rounds' ratios:
 # on two shared cores one run's ratio moves by +-0.1.
 #
@@ -47,6 +50,7 @@ make_workdir strata-repl-bench
 
 STRATA_ARGS=(--bind 127.0.0.1 --maxmemory 128mb --appendfsync everysec)
 REDIS_ARGS=(--bind 127.0.0.1 --save "" --appendonly no --maxmemory 0)
+REDIS_AOF_ARGS=(--bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --maxmemory 0)
 BENCH_ARGS=(-t set -d 8192 -r 100000000 -n "$N" --threads 2 -q)
 
 # start KIND NAME PORT [extra args...] -> pid in $STARTED; dir $WORK/NAME,
@@ -57,6 +61,9 @@ start() {
     mkdir -p "$WORK/$name"
     if [ "$kind" = strata ]; then
         spawn "$STRATA" --port "$port" "${STRATA_ARGS[@]}" --dir "$WORK/$name" \
+            --logfile "$WORK/$name.log" "$@"
+    elif [ "$kind" = redis-aof ]; then
+        spawn redis-server --port "$port" "${REDIS_AOF_ARGS[@]}" --dir "$WORK/$name" \
             --logfile "$WORK/$name.log" "$@"
     else
         spawn redis-server --port "$port" "${REDIS_ARGS[@]}" --dir "$WORK/$name" \
@@ -235,14 +242,17 @@ run_config() {
     rm -rf "$WORK/$name-master" "$WORK/$name-replica"
 }
 
-S_RATIOS="" R_RATIOS="" SR_RATIOS=""
+S_RATIOS="" R_RATIOS="" A_RATIOS="" SR_RATIOS=""
 for round in $(seq 1 "$ROUNDS"); do
     run_config strata 0 "$round"
     run_config strata 1 "$round"
     run_config redis 0 "$round"
     run_config redis 1 "$round"
+    run_config redis-aof 0 "$round"
+    run_config redis-aof 1 "$round"
     S_RATIOS="$S_RATIOS $(ratio "${RPS[strata-repl.$round]}" "${RPS[strata-single.$round]}")"
     R_RATIOS="$R_RATIOS $(ratio "${RPS[redis-repl.$round]}" "${RPS[redis-single.$round]}")"
+    A_RATIOS="$A_RATIOS $(ratio "${RPS[redis-aof-repl.$round]}" "${RPS[redis-aof-single.$round]}")"
     SR_RATIOS="$SR_RATIOS $(ratio "${RPS[strata-repl.$round]}" "${RPS[redis-repl.$round]}")"
 done
 
@@ -258,6 +268,7 @@ rounds_note() { if [ "$ROUNDS" -gt 1 ]; then echo " (median of$1)"; fi; }
     echo
     echo "- strata replicated / strata single: $(median_of "$S_RATIOS")$(rounds_note "$S_RATIOS") (target >= 0.75 and above redis's ratio)"
     echo "- redis replicated / redis single: $(median_of "$R_RATIOS")$(rounds_note "$R_RATIOS")"
+    echo "- redis-aof replicated / redis-aof single (both with appendonly everysec): $(median_of "$A_RATIOS")$(rounds_note "$A_RATIOS")"
     echo "- strata replicated / redis replicated: $(median_of "$SR_RATIOS")$(rounds_note "$SR_RATIOS")"
     cat "$NOTES"
 } >>"$OUT"
@@ -274,6 +285,7 @@ if [ "$RECORD" = 1 ]; then
         echo "Command lines (each configuration on fresh servers and directories, one after the other; $ROUNDS round(s)):"
         echo "\`strata-server --port P ${STRATA_ARGS[*]} --dir D\` (replica adds \`--replicaof 127.0.0.1 MASTERPORT\`);"
         echo "\`redis-server --port P $(printf '%q ' "${REDIS_ARGS[@]}")--dir D\` (replica adds \`--replicaof 127.0.0.1 MASTERPORT\`);"
+        echo "redis-aof: \`redis-server --port P $(printf '%q ' "${REDIS_AOF_ARGS[@]}")--dir D\` (likewise; master and replica each write an AOF);"
         echo "\`redis-benchmark -p P ${BENCH_ARGS[*]}\` against the master, after the replica's master_link_status:up."
         echo "Catch-up is timed from the end of redis-benchmark until the replica has everything (Strata: master's"
         echo "slave0 lag_seq=0, then DEBUG DIGEST compared; Redis: replica slave_repl_offset = master master_repl_offset,"
