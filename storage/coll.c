@@ -366,7 +366,14 @@ int stCollGet(stColl *c, const char *elem, size_t elen, char **val, size_t *vlen
     return 1;
 }
 
-int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen) {
+/* Sets an element.  The same value again is written only with merge writes
+ * on: a rewrite costs a memtable insert (a skiplist descent, 1.5-3.5 us in a
+ * big memtable) for a record equal to the one it shadows, and SADD -P 16 of
+ * redis-benchmark's members, nine in ten already there, spent a quarter of
+ * its time on such inserts.  `touch_same`: an unchanged element still marks
+ * the collection written (its meta record gets a new HLC, which WATCH sees). */
+static int collPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen,
+                   int touch_same) {
     char *blk = NULL;
     const char *p;
     size_t n;
@@ -375,9 +382,7 @@ int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t 
         int same = n == vlen && (!vlen || memcmp(p, val, vlen) == 0);
         free(blk);
         if (same && !atomic_load_explicit(&c->st->merge_writes, memory_order_relaxed)) {
-            /* The same value (stCollAdd's reason): only the meta record is
-             * rewritten, with a new HLC, so WATCH still sees a write. */
-            c->dirty = 1;
+            if (touch_same) c->dirty = 1;
             return 0;
         }
         c->bytes -= collElemBytes(c, elen, n);
@@ -389,25 +394,11 @@ int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t 
     return !existed;
 }
 
-int stCollAdd(stColl *c, const char *elem, size_t elen) {
-    /* A rewrite would cost a memtable insert (a skiplist descent, 1.5-3.5 us
-     * in a big memtable) for a record equal to the one it shadows: SADD -P 16
-     * of redis-benchmark's members, nine in ten already there, spent a
-     * quarter of its time on such inserts. */
-    if (atomic_load_explicit(&c->st->merge_writes, memory_order_relaxed))
-        return stCollPut(c, elem, elen, "", 0);
-    char *blk = NULL;
-    const char *p;
-    size_t n;
-    if (c->count && collReadElem(c, elem, elen, &blk, &p, &n)) {
-        free(blk);
-        return 0;
-    }
-    c->count++;
-    c->bytes += collElemBytes(c, elen, 0);
-    collWriteElem(c, elem, elen, "", 0);
-    return 1;
+int stCollPut(stColl *c, const char *elem, size_t elen, const char *val, size_t vlen) {
+    return collPut(c, elem, elen, val, vlen, 1);
 }
+
+int stCollAdd(stColl *c, const char *elem, size_t elen) { return collPut(c, elem, elen, "", 0, 0); }
 
 /* Moves a list end off the deleted position `pos`: the next live element
  * inwards becomes the end. */
